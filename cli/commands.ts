@@ -1,0 +1,6 @@
+/** The list of subcommands `main.ts` offers, in the order `--help` shows them. */
+import type { Command } from "./command.ts";
+import { serveCommand } from "./serve.ts";
+
+/** Every subcommand. */
+export const COMMANDS: readonly Command[] = [serveCommand as unknown as Command];
