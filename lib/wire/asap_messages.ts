@@ -2,11 +2,7 @@
  * ASAP messages (RFC 5352 §2.2) as a discriminated union on `type`.
  */
 import type { AsapMessageType } from "./codes.ts";
-import type {
-  ErrorCause,
-  PoolElementParameter,
-  SctpOrTcpTransport,
-} from "./parameters.ts";
+import type { ErrorCause, PoolElementParameter, SctpOrTcpTransport } from "./parameters.ts";
 import type { SelectionPolicy } from "./selection_policy.ts";
 
 /** Fields every decoded message may carry. */

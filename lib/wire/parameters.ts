@@ -41,7 +41,11 @@ export interface OpaqueTransport {
 }
 
 /** A user transport parameter of a pool element. */
-export type TransportParameter = SctpOrTcpTransport | UdpTransport | DccpTransport | OpaqueTransport;
+export type TransportParameter =
+  | SctpOrTcpTransport
+  | UdpTransport
+  | DccpTransport
+  | OpaqueTransport;
 
 /** A Pool Element parameter (RFC 5354 §3.10). Registration Life is in milliseconds (DECISIONS.md). */
 export interface PoolElementParameter {
