@@ -7,6 +7,7 @@
  * @module
  */
 import type { ByteStream } from "../transport/byte_stream.ts";
+import { delay } from "../transport/delay.ts";
 
 /** Milliseconds from the start of one check to the start of the next. */
 export const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 100;
@@ -183,7 +184,7 @@ export class HealthCheck extends EventTarget implements AsyncDisposable {
       const failure = await checkOnce(settings, reply, stop);
       if (stop.aborted) return;
       this.#record(failure);
-      await sleep(startedAt + settings.intervalMs - performance.now(), stop);
+      await delay(startedAt + settings.intervalMs - performance.now(), stop);
     }
   }
 
@@ -366,18 +367,4 @@ function includesBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
     return true;
   }
   return false;
-}
-
-/** Waits `ms` (nothing when `ms` ≤ 0), or less when `signal` aborts; never rejects. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
