@@ -6,7 +6,8 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { ByteStream } from "./byte_stream.ts";
-import { frameLength, MESSAGE_HEADER_LENGTH, roundup4 } from "./_framing.ts";
+import { HEADER_LENGTH, roundup4 } from "../wire/header.ts";
+import { frameLength } from "./_framing.ts";
 import { formatAddress } from "./format_address.ts";
 import { isPeerGone } from "./is_peer_gone.ts";
 import {
@@ -54,7 +55,7 @@ export class MessageConnection implements AsyncIterable<Uint8Array>, AsyncDispos
   /** Stream offset of `#buffer[#start]`, for framing errors. */
   #streamOffset = 0;
   /** Bytes the message at `#start` needs before it can be taken (at least its header). */
-  #needed = MESSAGE_HEADER_LENGTH;
+  #needed = HEADER_LENGTH;
   /** Milliseconds spent waiting on the peer for the message at `#start`. */
   #partialWaitMs = 0;
   #reading = false;
@@ -230,8 +231,8 @@ export class MessageConnection implements AsyncIterable<Uint8Array>, AsyncDispos
   /** Takes the next complete message out of the buffer, or notes how many bytes it needs. */
   #takeMessage(): Uint8Array | undefined {
     const available = this.#end - this.#start;
-    if (available < MESSAGE_HEADER_LENGTH) {
-      this.#needed = MESSAGE_HEADER_LENGTH;
+    if (available < HEADER_LENGTH) {
+      this.#needed = HEADER_LENGTH;
       return undefined;
     }
     // Checked before the buffer grows for the body (shared/STYLE.md §6).

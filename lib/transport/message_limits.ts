@@ -5,9 +5,10 @@
  *
  * @module
  */
+import { DEFAULT_MAX_MESSAGE_LENGTH } from "../wire/decode_options.ts";
 
-/** Largest message Length accepted: the u16 Length field's maximum. */
-export const DEFAULT_MAX_MESSAGE_LENGTH = 0xffff;
+/** Largest message Length accepted: the u16 maximum; the same constant the decoders use. */
+export { DEFAULT_MAX_MESSAGE_LENGTH };
 /** Milliseconds a message may take to arrive once its first byte is in. */
 export const DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS = 5000;
 /** Bytes that may wait in a connection's write queue before the peer counts as a slow consumer. */
