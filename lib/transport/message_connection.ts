@@ -134,7 +134,8 @@ export class MessageConnection implements AsyncIterable<Uint8Array>, AsyncDispos
   /**
    * Resolves to the next message: one `Uint8Array` holding exactly one message, padding
    * included (`roundup4(Length)` bytes), copied out of the read buffer. Resolves to null at the
-   * end of the stream between messages or after `close()`.
+   * end of the stream between messages (the connection stays open for `send()` until
+   * `close()`) or once the connection is closed.
    *
    * @throws {WireError} on a Length below 4 or above `maxMessageLength` (the connection closes).
    * @throws {TransportError} "partial-message-timeout" when a message stalls mid-way.
