@@ -1,0 +1,113 @@
+/**
+ * The session proxy's bounds and per-pool behaviour, each with a named default, checked once
+ * when the proxy starts.
+ *
+ * @module
+ */
+
+/**
+ * What a session does when its pool element fails: `migrate` moves it to another pool element
+ * (the client keeps its connection), `sever` closes the client as classic proxies do.
+ */
+export type FailoverMode = "migrate" | "sever";
+
+/** PROXY protocol header sent to pool elements before the client's bytes. */
+export type ProxyProtocolVersion = "off" | "v1" | "v2";
+
+/**
+ * DATA ONLY pools default to `sever`: bytes a dead legacy server had received but not answered
+ * cannot be recovered, so moving the session is a choice the operator makes (shared/DESIGN.md).
+ */
+export const DEFAULT_FAILOVER_MODE: FailoverMode = "sever";
+/** Most pool element changes per session: connect retries and migrations together. */
+export const DEFAULT_MAX_FAILOVERS = 3;
+/** Most client bytes a session holds that are not yet written to its pool element. */
+export const DEFAULT_REPLAY_BUFFER_BYTES = 64 * 1024;
+/** Longest TCP connect to a pool element, and to a FIN-confirming probe. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
+/** Longest time a session may go without a byte either way (nginx's `proxy_timeout`). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
+/** No PROXY protocol header towards pool elements unless the pool asks for one. */
+export const DEFAULT_PROXY_PROTOCOL: ProxyProtocolVersion = "off";
+
+/** How the proxy treats the sessions of one pool. */
+export interface PoolSettings {
+  /** What a pool element failure does to a session. @default {DEFAULT_FAILOVER_MODE} */
+  readonly failover?: FailoverMode;
+  /**
+   * Most pool element changes per session, connect retries included; the session is closed
+   * when one more would be needed. @default {DEFAULT_MAX_FAILOVERS}
+   */
+  readonly maxFailovers?: number;
+  /**
+   * Most client bytes read but not yet written to the pool element: what a `migrate` failover
+   * replays to the next one. The proxy reads no more from the client until they are written,
+   * so this buffer cannot overflow; it bounds the client→PE read size.
+   * @default {DEFAULT_REPLAY_BUFFER_BYTES}
+   */
+  readonly replayBufferBytes?: number;
+  /** Longest connect to a pool element (and FIN probe). @default {DEFAULT_CONNECT_TIMEOUT_MS} */
+  readonly connectTimeoutMs?: number;
+  /** Longest silence both ways before the session is closed; 0 for none. @default {DEFAULT_IDLE_TIMEOUT_MS} */
+  readonly idleTimeoutMs?: number;
+  /** PROXY protocol header towards pool elements. @default {DEFAULT_PROXY_PROTOCOL} */
+  readonly proxyProtocol?: ProxyProtocolVersion;
+}
+
+/** {@linkcode PoolSettings} with every default filled in. */
+export type ResolvedPoolSettings = {
+  readonly [K in keyof PoolSettings]-?: NonNullable<PoolSettings[K]>;
+};
+
+/**
+ * Fills in the defaults of `settings` for `poolHandle` and checks every value.
+ *
+ * @throws {RangeError} naming the pool and the field when a value is out of range.
+ */
+export function resolvePoolSettings(
+  poolHandle: string,
+  settings: PoolSettings = {},
+): ResolvedPoolSettings {
+  const resolved: ResolvedPoolSettings = {
+    failover: settings.failover ?? DEFAULT_FAILOVER_MODE,
+    maxFailovers: settings.maxFailovers ?? DEFAULT_MAX_FAILOVERS,
+    replayBufferBytes: settings.replayBufferBytes ?? DEFAULT_REPLAY_BUFFER_BYTES,
+    connectTimeoutMs: settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: settings.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    proxyProtocol: settings.proxyProtocol ?? DEFAULT_PROXY_PROTOCOL,
+  };
+  const what = `pool '${poolHandle}'`;
+  if (resolved.failover !== "migrate" && resolved.failover !== "sever") {
+    throw new RangeError(
+      `Cannot configure ${what} as 'failover' must be "migrate" or "sever": current value is ${resolved.failover}`,
+    );
+  }
+  if (!["off", "v1", "v2"].includes(resolved.proxyProtocol)) {
+    throw new RangeError(
+      `Cannot configure ${what} as 'proxyProtocol' must be "off", "v1" or "v2": current value is ${resolved.proxyProtocol}`,
+    );
+  }
+  checkInteger(what, "maxFailovers", resolved.maxFailovers, 0);
+  checkInteger(what, "replayBufferBytes", resolved.replayBufferBytes, 1);
+  checkInteger(what, "connectTimeoutMs", resolved.connectTimeoutMs, 1);
+  checkInteger(what, "idleTimeoutMs", resolved.idleTimeoutMs, 0);
+  return resolved;
+}
+
+/**
+ * Checks that `options[name]` is an integer of at least `min`.
+ *
+ * @throws {RangeError} in the house message style otherwise.
+ */
+export function checkInteger(what: string, name: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) {
+    const kind = min === 0
+      ? "a non-negative integer"
+      : min === 1
+      ? "a positive integer"
+      : `an integer of at least ${min}`;
+    throw new RangeError(
+      `Cannot configure ${what} as '${name}' must be ${kind}: current value is ${value}`,
+    );
+  }
+}
