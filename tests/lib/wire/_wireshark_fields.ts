@@ -53,6 +53,21 @@ export const COMPARED_FIELDS: readonly string[] = [
   "pe_checksum",
 ];
 
+const ASAP_ONLY: ReadonlySet<string> = new Set(["hropt_items", "server_identifier"]);
+const ENRP_ONLY: ReadonlySet<string> = new Set([
+  "sender_servers_id",
+  "receiver_servers_id",
+  "target_servers_id",
+  "server_information_server_identifier",
+  "update_action",
+]);
+
+/** The compared fields that `protocol`'s dissector has. */
+export function comparedFields(protocol: "asap" | "enrp"): string[] {
+  const other = protocol === "asap" ? ENRP_ONLY : ASAP_ONLY;
+  return COMPARED_FIELDS.filter((field) => !other.has(field));
+}
+
 /** Lower-case hex without separators, as tshark prints byte fields. */
 export function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
