@@ -1,0 +1,141 @@
+/**
+ * The events a running session proxy dispatches, as a typed `EventTarget`, so that tests and
+ * the admin API can wait on them instead of polling.
+ *
+ * @module
+ */
+
+/** Why a session ended, as logged in the access log's `reason`. */
+export type SessionEndReason =
+  /** Both directions ended with a FIN, passed on each way. */
+  | "completed"
+  /** The client reset the connection or a read/write on it failed. */
+  | "client-gone"
+  /** A pool element failed and the pool's failover mode is `sever`. */
+  | "pe-failed"
+  /** The pool element closed its side, then failed before the client had finished. */
+  | "pe-closed"
+  /** No pool element of the pool was left to connect (all excluded, removed or unreachable). */
+  | "no-pe"
+  /** One more pool element change would have gone over the pool's `maxFailovers`. */
+  | "max-failovers"
+  /** No byte either way for the pool's `idleTimeoutMs`. */
+  | "idle-timeout"
+  /** The incoming PROXY protocol header was malformed, too long or too slow. */
+  | "bad-proxy-header"
+  /** Closed through `close(sessionId)`. */
+  | "closed"
+  /** Closed by `shutdown()` once the drain time was over. */
+  | "shutdown"
+  /** An unexpected error; logged with its stack. */
+  | "error";
+
+/** Why a session left a pool element. */
+export type FailoverCause =
+  /** The pool element refused the connection. */
+  | "connect-refused"
+  /** The connect did not complete within `connectTimeoutMs`, or failed otherwise. */
+  | "connect-failed"
+  /** The connection was reset or broken while in use. */
+  | "reset"
+  /** The pool element sent a FIN and a probe found its port closed or silent: it died. */
+  | "dead-fin"
+  /** The member source reported the pool element removed from the pool. */
+  | "removed"
+  /** A `failover(sessionId)` call. */
+  | "admin";
+
+/** Detail of a "session-start" event: the session has its first pool element. */
+export interface SessionStartDetail {
+  readonly sessionId: number;
+  /** The client as `host:port` (from the PROXY protocol header when the listener accepts one). */
+  readonly client: string;
+  readonly pool: string;
+  readonly peId: number;
+}
+
+/** Detail of a "session-end" event, also the access log line's properties. */
+export interface SessionEndDetail {
+  readonly sessionId: number;
+  readonly client: string;
+  readonly pool: string;
+  /** Every pool element the session was connected to, in order. */
+  readonly pes: readonly number[];
+  /** Bytes read from the client. */
+  readonly bytesIn: number;
+  /** Bytes written to the client. */
+  readonly bytesOut: number;
+  /** Pool element changes: connect retries and migrations. */
+  readonly failovers: number;
+  readonly durationMs: number;
+  readonly reason: SessionEndReason;
+}
+
+/** Detail of a "failover" event: the session leaves `fromPeId` for `toPeId`. */
+export interface FailoverDetail {
+  readonly sessionId: number;
+  readonly pool: string;
+  readonly fromPeId: number;
+  /** The pool element selected next; it may still fail to connect (another event follows). */
+  readonly toPeId: number;
+  readonly cause: FailoverCause;
+}
+
+/** Detail of a "session-rejected" event: a client closed at once, before any session. */
+export interface SessionRejectedDetail {
+  readonly client: string;
+  readonly reason: "max-sessions" | "shutting-down";
+}
+
+/** Event type → its detail. */
+export interface ProxyEventDetails {
+  "session-start": SessionStartDetail;
+  "session-end": SessionEndDetail;
+  "failover": FailoverDetail;
+  "session-rejected": SessionRejectedDetail;
+}
+
+/** A listener of one event type. */
+export type ProxyEventListener<K extends keyof ProxyEventDetails> = (
+  event: CustomEvent<ProxyEventDetails[K]>,
+) => void;
+
+/**
+ * The typed overloads of {@linkcode ProxyEventTarget}, merged into the class: an untyped
+ * `EventTarget` method cannot implement them without a cast (CustomEvent listeners are narrower
+ * than `EventListener`), and the runtime behaviour is EventTarget's own.
+ */
+export interface ProxyEventTarget {
+  /** Adds a typed listener for `type`. */
+  addEventListener<K extends keyof ProxyEventDetails>(
+    type: K,
+    listener: ProxyEventListener<K> | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /** Adds an untyped listener. */
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /** Removes a typed listener for `type`. */
+  removeEventListener<K extends keyof ProxyEventDetails>(
+    type: K,
+    listener: ProxyEventListener<K> | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /** Removes an untyped listener. */
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+/** An `EventTarget` whose listeners are typed by {@linkcode ProxyEventDetails}. */
+export class ProxyEventTarget extends EventTarget {
+  /** Dispatches a `type` event carrying `detail`. */
+  protected emit<K extends keyof ProxyEventDetails>(type: K, detail: ProxyEventDetails[K]): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}

@@ -1,0 +1,607 @@
+/**
+ * One client's session through the proxy to DATA ONLY pool elements (raw TCP, RFC 5354 §3.4
+ * transport use 0): two pumps moving bytes each way on reused buffers, and failover when the
+ * pool element fails.
+ *
+ * What a `migrate` failover keeps and loses. The proxy knows only which client bytes it has
+ * written to the pool element's socket. It replays the bytes it had read from the client but
+ * not yet written (at most the pool's `replayBufferBytes`, one read's worth) to the next pool
+ * element. Bytes already written to the dead pool element's socket — in its kernel buffers, or
+ * received by the server but not answered — are lost, and a server that kept state for the
+ * session starts afresh. Bytes the pool element had sent are all passed on before the failover.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { formatAddress } from "../lib/transport/format_address.ts";
+import { isPeerGone } from "../lib/transport/is_peer_gone.ts";
+import { type Connector, connectWithin, type PeConnection } from "./connector.ts";
+import type { PoolMemberAddress, PoolMemberSource } from "./member_source.ts";
+import type {
+  FailoverCause,
+  FailoverDetail,
+  SessionEndDetail,
+  SessionEndReason,
+  SessionStartDetail,
+} from "./proxy_events.ts";
+import {
+  decodeProxyHeader,
+  encodeProxyHeaderV1,
+  encodeProxyHeaderV2,
+  type ProxyEndpoint,
+  ProxyProtocolError,
+} from "./proxy_protocol.ts";
+import type { ResolvedPoolSettings } from "./settings.ts";
+
+/** What a session is doing, for the admin API's session list. */
+export interface SessionInfo {
+  readonly id: number;
+  readonly client: string;
+  readonly pool: string;
+  /** The pool element in use; undefined while connecting or failing over. */
+  readonly peId: number | undefined;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly failovers: number;
+  readonly ageMs: number;
+}
+
+/** What a session needs from the proxy that runs it. */
+export interface SessionHost {
+  readonly memberSource: PoolMemberSource;
+  readonly connect: Connector;
+  readonly logger: Logger;
+  /** The session moved from pool element `from` to `to` (either undefined at the ends). */
+  moved(session: Session, from: number | undefined, to: number | undefined): void;
+  started(detail: SessionStartDetail): void;
+  failedOver(detail: FailoverDetail): void;
+}
+
+/** Everything a session starts with. */
+export interface SessionInit {
+  readonly id: number;
+  readonly pool: string;
+  readonly settings: ResolvedPoolSettings;
+  readonly client: PeConnection;
+  /** Client → pool element buffer; only its first `settings.replayBufferBytes` are used. */
+  readonly upBuffer: Uint8Array;
+  /** Pool element → client buffer. */
+  readonly downBuffer: Uint8Array;
+  /** Read a PROXY protocol header first (trusted load balancer in front). */
+  readonly proxyHeader: { readonly timeoutMs: number; readonly maxLength: number } | undefined;
+}
+
+interface Leg {
+  readonly member: PoolMemberAddress;
+  readonly conn: PeConnection;
+  /** Set when the session starts leaving this leg; resolves to the next leg, if any. */
+  replaced: Promise<Leg | undefined> | undefined;
+}
+
+/** Causes that are failures the proxy saw itself, reported as Endpoint Unreachable. */
+const REPORTED_CAUSES: ReadonlySet<FailoverCause> = new Set([
+  "connect-refused",
+  "connect-failed",
+  "reset",
+  "dead-fin",
+]);
+
+/** Idle checks per idle timeout: a session is closed between 1 and 1.25 idle timeouts of silence. */
+const IDLE_TICKS = 4;
+
+/** One client connection forwarded to the pool elements of one pool. */
+export class Session {
+  /** Session identifier, unique within the proxy. */
+  readonly id: number;
+  /** Pool handle. */
+  readonly pool: string;
+  readonly #settings: ResolvedPoolSettings;
+  readonly #host: SessionHost;
+  readonly #client: PeConnection;
+  readonly #upBuffer: Uint8Array;
+  readonly #downBuffer: Uint8Array;
+  readonly #proxyHeader: SessionInit["proxyHeader"];
+  readonly #startedAt = performance.now();
+  readonly #exclude = new Set<number>();
+  readonly #pes: number[] = [];
+  #clientName: string;
+  #clientEndpoint: ProxyEndpoint | undefined;
+  #listenerEndpoint: ProxyEndpoint | undefined;
+  #headerToPe: Uint8Array | undefined;
+  #leg: Leg | undefined;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #answeredAt = 0;
+  #failovers = 0;
+  #clientEof = false;
+  #upDone = false;
+  #downDone = false;
+  #reason: SessionEndReason | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleSeen = -1;
+  #idleQuietTicks = 0;
+
+  /** Creates the session; nothing happens until {@linkcode Session.run}. */
+  constructor(init: SessionInit, host: SessionHost) {
+    this.id = init.id;
+    this.pool = init.pool;
+    this.#settings = init.settings;
+    this.#host = host;
+    this.#client = init.client;
+    this.#upBuffer = init.upBuffer.length > init.settings.replayBufferBytes
+      ? init.upBuffer.subarray(0, init.settings.replayBufferBytes)
+      : init.upBuffer;
+    this.#downBuffer = init.downBuffer;
+    this.#proxyHeader = init.proxyHeader;
+    this.#clientEndpoint = endpointOf(init.client.remoteAddr);
+    this.#listenerEndpoint = endpointOf(init.client.localAddr);
+    this.#clientName = formatAddress(init.client.remoteAddr);
+  }
+
+  /** The client as `host:port`. */
+  get client(): string {
+    return this.#clientName;
+  }
+
+  /** A snapshot for the session list. */
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      client: this.#clientName,
+      pool: this.pool,
+      peId: this.#leg?.replaced === undefined ? this.#leg?.member.peId : undefined,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      failovers: this.#failovers,
+      ageMs: Math.round(performance.now() - this.#startedAt),
+    };
+  }
+
+  /** Moves the session off its pool element as if it had failed (the pool's failover mode applies). */
+  failover(cause: "removed" | "admin"): boolean {
+    const leg = this.#leg;
+    if (leg === undefined || leg.replaced !== undefined || this.#reason !== undefined) return false;
+    this.#replace(leg, cause);
+    return true;
+  }
+
+  /** Ends the session at once: both connections are closed. */
+  close(reason: SessionEndReason): void {
+    if (this.#reason !== undefined) return;
+    this.#reason = reason;
+    clearTimeout(this.#idleTimer);
+    closeQuietly(this.#client);
+    if (this.#leg !== undefined) closeQuietly(this.#leg.conn);
+  }
+
+  /** Runs the session to its end; never rejects. */
+  async run(): Promise<SessionEndDetail> {
+    try {
+      const first = this.#proxyHeader === undefined ? undefined : await this.#readProxyHeader();
+      if (this.#reason === undefined) {
+        this.#headerToPe = this.#encodeHeaderToPe();
+        const leg = await this.#connectNext(undefined, undefined);
+        if (leg !== undefined) {
+          this.#host.started({
+            sessionId: this.id,
+            client: this.#clientName,
+            pool: this.pool,
+            peId: leg.member.peId,
+          });
+          this.#armIdleTimer();
+          await Promise.all([this.#pumpUp(first), this.#pumpDown(leg)]);
+          this.close("completed");
+        }
+      }
+    } catch (error) {
+      this.#host.logger.error("Session {sessionId} failed: {error}", {
+        peer: this.#clientName,
+        sessionId: this.id,
+        error,
+      });
+      this.close("error");
+    }
+    this.close("error");
+    if (this.#leg !== undefined) this.#host.moved(this, this.#leg.member.peId, undefined);
+    return {
+      sessionId: this.id,
+      client: this.#clientName,
+      pool: this.pool,
+      pes: this.#pes,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      failovers: this.#failovers,
+      durationMs: Math.round(performance.now() - this.#startedAt),
+      reason: this.#reason ?? "error",
+    };
+  }
+
+  /** Client → pool element. `first` holds client bytes read with the PROXY header. */
+  async #pumpUp(first: Uint8Array | undefined): Promise<void> {
+    const buffer = this.#upBuffer;
+    let chunk = first;
+    if (chunk !== undefined) this.#bytesIn += chunk.length;
+    while (true) {
+      if (chunk === undefined) {
+        let n: number | null;
+        try {
+          n = await this.#client.read(buffer);
+        } catch (error) {
+          this.#clientFailed(error);
+          return;
+        }
+        if (n === null) break;
+        this.#bytesIn += n;
+        chunk = n === buffer.length ? buffer : buffer.subarray(0, n);
+      }
+      // Backpressure: the next read waits until this chunk is written, so the unwritten part
+      // of `chunk` is all there is to replay, bounded by the buffer.
+      let written = 0;
+      while (written < chunk.length) {
+        const leg = this.#leg;
+        if (leg === undefined || this.#reason !== undefined) return;
+        try {
+          written += await leg.conn.write(written === 0 ? chunk : chunk.subarray(written));
+        } catch (error) {
+          if (await this.#legBroke(leg, error) === undefined) return;
+        }
+      }
+      chunk = undefined;
+    }
+    this.#clientEof = true;
+    let leg = this.#leg;
+    while (leg !== undefined && this.#reason === undefined) {
+      try {
+        await leg.conn.closeWrite();
+      } catch (error) {
+        leg = await this.#legBroke(leg, error);
+        continue;
+      }
+      if (leg.replaced === undefined) {
+        // From here a failover half-closes the next pool element itself.
+        this.#upDone = true;
+        return;
+      }
+      leg = await leg.replaced;
+    }
+  }
+
+  /** Pool element → client, following the session from leg to leg. */
+  async #pumpDown(first: Leg): Promise<void> {
+    const buffer = this.#downBuffer;
+    let leg: Leg | undefined = first;
+    while (leg !== undefined && this.#reason === undefined) {
+      let n: number | null;
+      try {
+        n = await leg.conn.read(buffer);
+      } catch (error) {
+        leg = await this.#legBroke(leg, error);
+        continue;
+      }
+      if (n === null) {
+        if (leg.replaced === undefined && !(await this.#finIsFailure(leg))) {
+          if (leg.replaced === undefined) break;
+        }
+        leg = await this.#replace(leg, "dead-fin");
+        continue;
+      }
+      this.#answeredAt = this.#bytesIn;
+      let written = 0;
+      try {
+        while (written < n) {
+          written += await this.#client.write(
+            written === 0 && n === buffer.length ? buffer : buffer.subarray(written, n),
+          );
+        }
+      } catch (error) {
+        this.#clientFailed(error);
+        return;
+      } finally {
+        this.#bytesOut += written;
+      }
+    }
+    if (leg === undefined || this.#reason !== undefined) return;
+    // The pool element closed its side and is alive: pass the half-close on.
+    this.#downDone = true;
+    try {
+      await this.#client.closeWrite();
+    } catch (error) {
+      this.#clientFailed(error);
+    }
+  }
+
+  /**
+   * A crashed server's kernel also sends a FIN. It is taken as a close only when the client
+   * has half-closed and every client byte was answered; otherwise a connect probe decides:
+   * refused or silent means the pool element died.
+   */
+  async #finIsFailure(leg: Leg): Promise<boolean> {
+    if (this.#clientEof && this.#bytesIn === this.#answeredAt) return false;
+    try {
+      const probe = await connectWithin(
+        this.#host.connect,
+        leg.member.hostname,
+        leg.member.port,
+        this.#settings.connectTimeoutMs,
+      );
+      closeQuietly(probe);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  /** A read, write or half-close on `leg` failed: returns the leg to go on with, if any. */
+  #legBroke(leg: Leg, error: unknown): Promise<Leg | undefined> {
+    if (leg.replaced !== undefined || this.#reason !== undefined) {
+      return leg.replaced ?? Promise.resolve(undefined);
+    }
+    if (!isPeerGone(error)) {
+      this.#host.logger.warn("Pool element {peId} of session {sessionId} failed: {error}", {
+        peer: this.#clientName,
+        sessionId: this.id,
+        peId: leg.member.peId,
+        error,
+      });
+    }
+    return this.#replace(leg, "reset");
+  }
+
+  /** Leaves `leg` once, however many pumps notice its failure. */
+  #replace(leg: Leg, cause: FailoverCause): Promise<Leg | undefined> {
+    // Never rejects: `failover()` callers do not await it.
+    leg.replaced ??= this.#failover(leg, cause).catch((error) => {
+      this.#host.logger.error("Failover of session {sessionId} failed: {error}", {
+        peer: this.#clientName,
+        sessionId: this.id,
+        error,
+      });
+      this.close("error");
+      return undefined;
+    });
+    return leg.replaced;
+  }
+
+  async #failover(leg: Leg, cause: FailoverCause): Promise<Leg | undefined> {
+    const peId = leg.member.peId;
+    closeQuietly(leg.conn);
+    this.#exclude.add(peId);
+    if (REPORTED_CAUSES.has(cause)) this.#host.memberSource.reportUnreachable(this.pool, peId);
+    if (this.#reason !== undefined) return undefined;
+    this.#host.logger.info("Session {sessionId} lost pool element {peId}: {cause}", {
+      peer: this.#clientName,
+      sessionId: this.id,
+      peId,
+      cause,
+    });
+    if (this.#downDone) {
+      // The client already has our FIN: nothing more can reach it.
+      this.close("pe-closed");
+      return undefined;
+    }
+    if (this.#settings.failover === "sever") {
+      this.close(cause === "admin" ? "closed" : "pe-failed");
+      return undefined;
+    }
+    return await this.#connectNext(peId, cause);
+  }
+
+  /**
+   * Connects the next pool element, after `from` left for `cause` (both undefined at the
+   * start). Connect failures move on to the next pool element; nothing is lost by them.
+   */
+  async #connectNext(
+    from: number | undefined,
+    cause: FailoverCause | undefined,
+  ): Promise<Leg | undefined> {
+    const settings = this.#settings;
+    const source = this.#host.memberSource;
+    while (this.#reason === undefined) {
+      if (from !== undefined && this.#failovers >= settings.maxFailovers) {
+        this.close("max-failovers");
+        break;
+      }
+      const member = source.select(this.pool, this.#exclude);
+      if (member === undefined) {
+        this.close("no-pe");
+        break;
+      }
+      if (from !== undefined && cause !== undefined) {
+        this.#failovers += 1;
+        this.#host.failedOver({
+          sessionId: this.id,
+          pool: this.pool,
+          fromPeId: from,
+          toPeId: member.peId,
+          cause,
+        });
+      }
+      from = member.peId;
+      this.#exclude.add(member.peId);
+      if (member.transportUse !== 0) {
+        // The framed DATA PLUS CONTROL channel is not spoken here: such a member is passed over.
+        this.#host.logger.warn(
+          "Pool element {peId} of pool {pool} uses DATA PLUS CONTROL, which this proxy does not speak: skipped",
+          { peer: this.#clientName, sessionId: this.id, pool: this.pool, peId: member.peId },
+        );
+        cause = "connect-failed";
+        continue;
+      }
+      let conn: PeConnection;
+      try {
+        conn = await connectWithin(
+          this.#host.connect,
+          member.hostname,
+          member.port,
+          settings.connectTimeoutMs,
+        );
+      } catch (error) {
+        cause = error instanceof Deno.errors.ConnectionRefused
+          ? "connect-refused"
+          : "connect-failed";
+        this.#connectFailed(member, error);
+        continue;
+      }
+      if (this.#reason !== undefined) {
+        closeQuietly(conn);
+        break;
+      }
+      try {
+        conn.setNoDelay(true);
+        if (this.#headerToPe !== undefined) await writeAll(conn, this.#headerToPe);
+        if (this.#upDone) await conn.closeWrite();
+      } catch (error) {
+        closeQuietly(conn);
+        cause = "connect-failed";
+        this.#connectFailed(member, error);
+        continue;
+      }
+      if (this.#reason !== undefined) {
+        closeQuietly(conn);
+        break;
+      }
+      const leg: Leg = { member, conn, replaced: undefined };
+      const previous = this.#leg;
+      this.#leg = leg;
+      this.#pes.push(member.peId);
+      this.#host.moved(this, previous?.member.peId, member.peId);
+      return leg;
+    }
+    return undefined;
+  }
+
+  #connectFailed(member: PoolMemberAddress, error: unknown): void {
+    this.#host.memberSource.reportUnreachable(this.pool, member.peId);
+    this.#host.logger.info("Cannot connect pool element {peId} at {address}: {error}", {
+      peer: this.#clientName,
+      sessionId: this.id,
+      peId: member.peId,
+      address: `${member.hostname}:${member.port}`,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+
+  #clientFailed(error: unknown): void {
+    if (this.#reason !== undefined) return;
+    if (!isPeerGone(error)) {
+      this.#host.logger.warn("Client of session {sessionId} failed: {error}", {
+        peer: this.#clientName,
+        sessionId: this.id,
+        error,
+      });
+    }
+    this.close("client-gone");
+  }
+
+  /**
+   * Reads the PROXY protocol header of a trusted load balancer; returns the client bytes read
+   * after it. A malformed, overlong or late header closes this client only.
+   */
+  async #readProxyHeader(): Promise<Uint8Array | undefined> {
+    const { timeoutMs, maxLength } = this.#proxyHeader ?? { timeoutMs: 0, maxLength: 0 };
+    const buffer = new Uint8Array(maxLength);
+    const step = this.#settings.replayBufferBytes;
+    let have = 0;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.close("bad-proxy-header");
+    }, timeoutMs);
+    try {
+      while (true) {
+        const n = await this.#client.read(buffer.subarray(have, Math.min(maxLength, have + step)));
+        if (n === null) {
+          if (have === 0) this.close("client-gone");
+          else throw new ProxyProtocolError(`the stream ended after ${have} bytes`, have);
+          return undefined;
+        }
+        have += n;
+        const decoded = decodeProxyHeader(buffer.subarray(0, have), { maxLength });
+        if (!decoded.complete) continue;
+        const { header } = decoded;
+        if (header.source !== undefined && header.destination !== undefined) {
+          this.#clientEndpoint = header.source;
+          this.#listenerEndpoint = header.destination;
+          this.#clientName = formatEndpoint(header.source);
+        }
+        return have > header.length ? buffer.subarray(header.length, have) : undefined;
+      }
+    } catch (error) {
+      const lb = formatAddress(this.#client.remoteAddr);
+      if (error instanceof ProxyProtocolError || timedOut) {
+        this.#host.logger.warn("Closing client: bad PROXY protocol header: {error}", {
+          peer: lb,
+          sessionId: this.id,
+          error: timedOut
+            ? `none within ${timeoutMs} ms`
+            : error instanceof Error
+            ? error.message
+            : String(error),
+        });
+        this.close("bad-proxy-header");
+      } else {
+        this.#clientFailed(error);
+      }
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #encodeHeaderToPe(): Uint8Array | undefined {
+    switch (this.#settings.proxyProtocol) {
+      case "v1":
+        return encodeProxyHeaderV1(this.#clientEndpoint, this.#listenerEndpoint);
+      case "v2":
+        return encodeProxyHeaderV2(this.#clientEndpoint, this.#listenerEndpoint);
+      default:
+        return undefined;
+    }
+  }
+
+  #armIdleTimer(): void {
+    const idleMs = this.#settings.idleTimeoutMs;
+    if (idleMs === 0) return;
+    const tick = Math.max(1, Math.ceil(idleMs / IDLE_TICKS));
+    const check = () => {
+      const seen = this.#bytesIn + this.#bytesOut;
+      if (seen !== this.#idleSeen) {
+        this.#idleSeen = seen;
+        this.#idleQuietTicks = 0;
+      } else if (++this.#idleQuietTicks >= IDLE_TICKS) {
+        this.#host.logger.info("Session {sessionId} idle for {idleMs} ms: closing", {
+          peer: this.#clientName,
+          sessionId: this.id,
+          idleMs,
+        });
+        this.close("idle-timeout");
+        return;
+      }
+      this.#idleTimer = setTimeout(check, tick);
+    };
+    this.#idleSeen = this.#bytesIn + this.#bytesOut;
+    this.#idleTimer = setTimeout(check, tick);
+  }
+}
+
+async function writeAll(conn: PeConnection, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+/** Closes a connection that may already be closed. */
+export function closeQuietly(conn: { close(): void }): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+function endpointOf(addr: Deno.Addr): ProxyEndpoint | undefined {
+  return addr.transport === "tcp" ? { hostname: addr.hostname, port: addr.port } : undefined;
+}
+
+function formatEndpoint(endpoint: ProxyEndpoint): string {
+  return formatAddress({ transport: "tcp", ...endpoint });
+}
