@@ -2,7 +2,7 @@
  * Weighted Round Robin (RFC 5356 §4.2): member occurrences per round in the ratio of their
  * weights, spread as evenly as possible. Instead of materialising the circular list (Σ weights
  * entries), each member's k-th occurrence in the schedule that started at virtual time `base`
- * is at `base + k / weight` (stride scheduling): the heap yields occurrences in schedule order,
+ * is at `base + (k - ½) / weight` (stride scheduling): the heap yields occurrences in schedule order,
  * so over each whole round (Σ weights selections) every member appears exactly `weight` times.
  * Weight 0 means "cannot serve" (RFC 5356 §3.2): key Infinity, never selected.
  */
@@ -13,9 +13,11 @@ import { OrderedSelector, type OrderRules } from "./_ordered.ts";
 import type { PolicyDefinition } from "./policy.ts";
 
 const WEIGHTED_ROUND_ROBIN_RULES: OrderRules = {
-  // k / weight is exact for equal ratios (correctly rounded division), so equal occurrences tie
-  // exactly and rounds stay whole.
-  key: (store, slot) => store.base[slot]! + store.state[slot]! / store.value1[slot]!,
+  // The k-th occurrence sits in the middle of the k-th of `weight` equal intervals of a round,
+  // (k - ½) / weight, which spreads turns more evenly than k / weight (all PEs' last turns would
+  // fall together at the round's end). The division is correctly rounded, so equal occurrences
+  // tie exactly and rounds stay whole.
+  key: (store, slot) => store.base[slot]! + (store.state[slot]! - 0.5) / store.value1[slot]!,
   // A new member, or one whose weight changed, starts a fresh schedule at the current time.
   restart: (store, slot, changed, now) => {
     if (!changed) return;
