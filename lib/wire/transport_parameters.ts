@@ -3,7 +3,7 @@
  * TCP, UDP, UDP-Lite and Opaque Transport.
  */
 import { ParameterType, TransportUse } from "./codes.ts";
-import { formatIpv4, formatIpv6, parseIpAddress } from "./ip_address.ts";
+import { formatIpv4, formatIpv6, parseIpAddress, parseIpv4 } from "./ip_address.ts";
 import type {
   DccpTransport,
   IpAddress,
@@ -130,15 +130,23 @@ export function readTransportParameter(r: WireReader, type: number): TransportPa
  * @throws {TypeError} when `address` is neither IPv4 nor IPv6 text.
  */
 export function writeAddress(w: WireWriter, address: IpAddress): void {
-  const bytes = parseIpAddress(address);
-  if (bytes === undefined) {
-    throw new TypeError(`Cannot encode address '${address}' as it is neither IPv4 nor IPv6 text`);
+  let mark: number;
+  if (address.includes(":")) {
+    const bytes = parseIpAddress(address);
+    if (bytes === undefined) throw badAddress(address);
+    mark = w.beginParameter(ParameterType.ipv6Address);
+    w.bytes(bytes);
+  } else {
+    // IPv4 is parsed straight into the message: no buffer of its own.
+    mark = w.beginParameter(ParameterType.ipv4Address);
+    const at = w.reserve(4); // before reading w.buffer: reserving may replace it
+    if (!parseIpv4(address, w.buffer, at)) throw badAddress(address);
   }
-  const mark = w.beginParameter(
-    bytes.length === 4 ? ParameterType.ipv4Address : ParameterType.ipv6Address,
-  );
-  w.bytes(bytes);
   w.endParameter(mark, "address parameter");
+}
+
+function badAddress(address: string): TypeError {
+  return new TypeError(`Cannot encode address '${address}' as it is neither IPv4 nor IPv6 text`);
 }
 
 function writeAddresses(w: WireWriter, addresses: readonly IpAddress[], multihomed: boolean): void {

@@ -102,15 +102,31 @@ export class WireWriter {
 
   /**
    * Back-patches the message Length (without the final padding, DECISIONS.md), pads to 4 and
-   * returns the message with its padding.
+   * returns the message with its padding: a view of this writer's buffer (allocating a
+   * buffer costs far more than a view), at most twice the message's size plus
+   * {@linkcode DEFAULT_WRITER_CAPACITY}; `slice()` it to keep it long.
    *
    * @throws {RangeError} when the message exceeds 65535 bytes.
    */
   finishMessage(mark: number, what: string): Uint8Array {
     this.#close(mark, what);
-    const end = this.#pos;
-    // Keep the view when it fills most of the buffer; copy when the buffer is mostly empty.
-    return end * 2 >= this.#buf.length ? this.#buf.subarray(mark, end) : this.#buf.slice(mark, end);
+    return this.#buf.subarray(mark, this.#pos);
+  }
+
+  /**
+   * Makes room for `count` bytes and moves past them; returns where they start in
+   * {@linkcode buffer}, for a caller that writes them in place.
+   */
+  reserve(count: number): number {
+    this.#ensure(count);
+    const at = this.#pos;
+    this.#pos = at + count;
+    return at;
+  }
+
+  /** The buffer being written; valid until the next write, which may replace it. */
+  get buffer(): Uint8Array {
+    return this.#buf;
   }
 
   /**
