@@ -223,7 +223,9 @@ export const HEARTBEAT_EVERY = 1024;
 
 /**
  * Runs the fuzz inputs in a worker; a hang (no heartbeat for `stallSeconds`) is reported with
- * the input the worker was stuck on.
+ * the input the worker was stuck on. Deno 2.9's `terminate()` does not stop a worker caught in
+ * a loop, so a script that gets a hang report should end with `Deno.exit()` (`deno test`
+ * exits on its own).
  */
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const progress = new Int32Array(new SharedArrayBuffer(8));
