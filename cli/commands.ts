@@ -1,6 +1,7 @@
 /** The list of subcommands `main.ts` offers, in the order `--help` shows them. */
 import type { Command } from "./command.ts";
+import { decodeCommand } from "./decode_command.ts";
 import { serveCommand } from "./serve.ts";
 
 /** Every subcommand. */
-export const COMMANDS: readonly Command[] = [serveCommand as unknown as Command];
+export const COMMANDS: readonly Command[] = [serveCommand, decodeCommand];
