@@ -18,10 +18,12 @@ export const serveCommand = defineCommand({
     await setUpLogging({ level: values["log-level"], format: values["log-format"] });
     const logger = getLogger(["poolgate", "serve"]);
     const { promise: finished, resolve } = Promise.withResolvers<void>();
-    logger.info("Poolgate is running; nothing is configured yet");
-    return await runUntilSignal({ finished, shutdown: () => Promise.resolve(resolve()) }, {
+    const running = runUntilSignal({ finished, shutdown: () => Promise.resolve(resolve()) }, {
       logger,
       graceMs: values["shutdown-grace"],
     });
+    // Logged once the signal handlers exist, so a supervisor may signal as soon as it sees it.
+    logger.info("Poolgate is running; nothing is configured yet");
+    return await running;
   },
 });
