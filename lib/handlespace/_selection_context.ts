@@ -12,6 +12,8 @@ export class SelectionContext {
   exclude: ReadonlySet<number> | undefined = undefined;
   /** Selected slots, in order. */
   out = new Int32Array(16);
+  /** Heap positions of the selected slots (ordered policies). */
+  positions = new Int32Array(16);
   /** Scratch for the ordered policies' best-first search. */
   frontier = new Int32Array(64);
   readonly #store: ElementStore;
@@ -29,7 +31,10 @@ export class SelectionContext {
 
   /** Makes `out` hold at least `count` slots. */
   reserve(count: number): void {
-    if (this.out.length < count) this.out = new Int32Array(Math.max(count, this.out.length * 2));
+    if (this.out.length < count) {
+      this.out = new Int32Array(Math.max(count, this.out.length * 2));
+      this.positions = new Int32Array(this.out.length);
+    }
   }
 
   /** Doubles the frontier, keeping its contents, and returns it. */

@@ -16,6 +16,8 @@ export class ElementStore {
   freeHead = -1;
   /** Slots ever handed out (slots at or above this are untouched). */
   highWater = 0;
+  /** The next heap ticket: unique in the handlespace, increasing. */
+  nextTicket = 1;
 
   /** PE identifier. */
   id = new Uint32Array(0);
@@ -41,8 +43,10 @@ export class ElementStore {
   base = new Float64Array(0);
   /** Position in the pool selector's member array or heap; next free slot when the slot is free. */
   pos = new Int32Array(0);
-  /** Position in the handlespace's expiry heap. */
-  expiryPos = new Int32Array(0);
+  /** Ticket of the slot's live entry in its pool's ordered-policy heap (see `_heap.ts`). */
+  ticket = new Float64Array(0);
+  /** Ticket of the slot's live entry in the handlespace's expiry heap. */
+  expiryTicket = new Float64Array(0);
   /** User transport parameter type, 0 when the transport is kept whole in `extraTransport`. */
   transport = new Uint8Array(0);
   /** User transport's transport-use. */
@@ -68,6 +72,8 @@ export class ElementStore {
   /** Returns a slot to the free list. */
   release(slot: number): void {
     this.pool[slot] = -1;
+    this.ticket[slot] = -1;
+    this.expiryTicket[slot] = -1;
     this.pos[slot] = this.freeHead;
     this.freeHead = slot;
     this.count--;
@@ -88,7 +94,8 @@ export class ElementStore {
     this.state = grow(this.state, new Float64Array(size));
     this.base = grow(this.base, new Float64Array(size));
     this.pos = grow(this.pos, new Int32Array(size));
-    this.expiryPos = grow(this.expiryPos, new Int32Array(size));
+    this.ticket = grow(this.ticket, new Float64Array(size));
+    this.expiryTicket = grow(this.expiryTicket, new Float64Array(size));
     this.transport = grow(this.transport, new Uint8Array(size));
     this.transportUse = grow(this.transportUse, new Uint8Array(size));
     this.port = grow(this.port, new Uint16Array(size));

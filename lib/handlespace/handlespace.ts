@@ -8,7 +8,7 @@ import type { PoolElementParameter } from "../wire/parameters.ts";
 import { isKnownPolicy } from "../wire/selection_policy.ts";
 import { elementWordSum, foldChecksum, handleWordSum } from "./checksum.ts";
 import { ElementIndex } from "./_element_index.ts";
-import { IndexedHeap } from "./_heap.ts";
+import { TicketHeap } from "./_heap.ts";
 import { findPolicy, refusalFor } from "./policies/policy_table.ts";
 import type { PolicyDefinition, RandomSource } from "./policies/policy.ts";
 import { PoolElementView } from "./pool_element_view.ts";
@@ -145,11 +145,24 @@ function bound(name: string, value: number | undefined, fallback: number, limit:
   return result;
 }
 
-/** FNV-1a over the handle's bytes, reduced to a small integer (a fast `Map` key). */
+/**
+ * A hash of a pool handle from its length and up to nine sampled bytes (first four, middle,
+ * last four), reduced to a small integer (a fast `Map` key): O(1) for any handle length. Handles
+ * that differ only elsewhere share a bucket and are told apart by comparing their bytes.
+ */
 function hashHandle(handle: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < handle.length; i++) h = Math.imul(h ^ handle[i]!, 0x01000193);
-  return h & 0x3fffffff;
+  const n = handle.length;
+  let h = n;
+  if (n < 4) {
+    for (let i = 0; i < n; i++) h = (h << 8) | handle[i]!;
+  } else {
+    const head = (handle[0]! << 24) | (handle[1]! << 16) | (handle[2]! << 8) | handle[3]!;
+    const tail = (handle[n - 4]! << 24) | (handle[n - 3]! << 16) | (handle[n - 2]! << 8) |
+      handle[n - 1]!;
+    h = head ^ Math.imul(tail, 0x9e3779b1) ^ (n << 8) ^ handle[n >> 1]!;
+  }
+  h = Math.imul(h, 0x85ebca6b);
+  return (h ^ (h >>> 15)) & 0x3fffffff;
 }
 
 /** True when two byte strings are equal. */
@@ -174,8 +187,8 @@ export class Handlespace {
   readonly #t = new HandlespaceTables();
   readonly #store: ElementStore = this.#t.store;
   readonly #index = new ElementIndex(this.#t.store);
-  /** All PEs by registration-life expiry (ties: earlier update first): the registrar's one timer. */
-  readonly #expiry = new IndexedHeap();
+  /** All PEs by registration-life expiry: the registrar's one timer. */
+  readonly #expiry = new TicketHeap();
   readonly #ctx = new SelectionContext(this.#t.store);
   readonly #poolsByHash = new Map<number, Pool>();
   readonly #freePools: number[] = [];
@@ -355,12 +368,12 @@ export class Handlespace {
       this.#t.asapTransports.delete(slot);
     }
     const expiry = life < 0 ? Infinity : now + life;
-    if (created) {
+    if (created || store.expiry[slot] !== expiry) {
+      const ticket = store.nextTicket++;
+      store.expiryTicket[slot] = ticket;
+      if (!created) this.#expiry.staled(store.expiryTicket);
       store.expiry[slot] = expiry;
-      this.#expiry.push(store.expiryPos, slot, expiry, now);
-    } else if (store.expiry[slot] !== expiry) {
-      store.expiry[slot] = expiry;
-      this.#expiry.change(store.expiryPos, store.expiryPos[slot]!, expiry, now);
+      this.#expiry.push(slot, expiry, ticket);
     }
     if (this.#onChange !== undefined) {
       this.#notify(created ? "added" : "updated", pool, slot, "registration");
@@ -448,7 +461,7 @@ export class Handlespace {
     ctx.exclude = undefined;
     const slots = ctx.out;
     for (let i = 0; i < written; i++) out[i] = this.#viewOf(slots[i]!, pool);
-    out.length = written;
+    if (out.length !== written) out.length = written;
     return written;
   }
 
@@ -539,6 +552,7 @@ export class Handlespace {
 
   /** The earliest time a registration life runs out, or undefined when none will. */
   nextExpiry(): number | undefined {
+    this.#expiry.dropStaleTop(this.#store.expiryTicket);
     if (this.#expiry.size === 0) return undefined;
     const first = this.#expiry.keys[0]!;
     return first === Infinity ? undefined : first;
@@ -548,9 +562,10 @@ export class Handlespace {
   expire(now: number): ExpiredPoolElement[] {
     const expired: ExpiredPoolElement[] = [];
     const store = this.#store;
-    while (this.#expiry.size > 0) {
+    for (;;) {
+      this.#expiry.dropStaleTop(store.expiryTicket);
+      if (this.#expiry.size === 0 || this.#expiry.keys[0]! > now) break;
       const slot = this.#expiry.slots[0]!;
-      if (store.expiry[slot]! > now) break;
       const pool = this.#t.pools[store.pool[slot]!]!;
       const element = this.#viewOf(slot, pool).toParameter();
       this.#remove(slot, pool, "expiry", element);
@@ -662,7 +677,8 @@ export class Handlespace {
     const identifier = store.id[slot]!;
     pool.selector.remove(slot);
     this.#index.remove(slot);
-    this.#expiry.removeAt(store.expiryPos, store.expiryPos[slot]!);
+    store.expiryTicket[slot] = -1;
+    this.#expiry.staled(store.expiryTicket);
     const home = store.home[slot]!;
     const sum = elementWordSum(pool.handleSum, identifier);
     this.#sum -= sum;

@@ -46,7 +46,6 @@ export class PoolView {
 
   /** The pool's elements, in the policy's storage order. The pool must not change meanwhile. */
   *elements(): IterableIterator<PoolElementView> {
-    const selector = this.#pool.selector;
-    for (let i = 0; i < selector.size; i++) yield this.#viewOf(selector.memberAt(i));
+    for (const slot of this.#pool.selector.members()) yield this.#viewOf(slot);
   }
 }

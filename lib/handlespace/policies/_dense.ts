@@ -9,7 +9,7 @@ import type { PoolSelector } from "./policy.ts";
 /** A pool selector over a dense member array; subclasses add the selection. */
 export abstract class DenseSelector implements PoolSelector {
   /** Member slots; positions 0 … size-1 are used. */
-  protected members = new Int32Array(4);
+  protected slots = new Int32Array(4);
   /** Members of the pool. */
   size = 0;
   /** The handlespace's element store. */
@@ -20,15 +20,15 @@ export abstract class DenseSelector implements PoolSelector {
     this.store = store;
   }
 
-  /** The slot at `position`. */
-  memberAt(position: number): number {
-    return this.members[position]!;
+  /** The members' slots, in array order. */
+  *members(): IterableIterator<number> {
+    for (let i = 0; i < this.size; i++) yield this.slots[i]!;
   }
 
   /** Appends a member. */
   add(slot: number, value1: number, value2: number): void {
-    this.members = withRoom(this.members, this.size);
-    this.members[this.size] = slot;
+    this.slots = withRoom(this.slots, this.size);
+    this.slots[this.size] = slot;
     this.store.pos[slot] = this.size++;
     this.store.value1[slot] = value1;
     this.store.value2[slot] = value2;
@@ -45,18 +45,18 @@ export abstract class DenseSelector implements PoolSelector {
     const i = this.store.pos[slot]!;
     const last = --this.size;
     if (i !== last) {
-      const moved = this.members[last]!;
-      this.members[i] = moved;
+      const moved = this.slots[last]!;
+      this.slots[i] = moved;
       this.store.pos[moved] = i;
     }
   }
 
   /** Swaps the members at positions `a` and `b`. */
   protected swap(a: number, b: number): void {
-    const sa = this.members[a]!;
-    const sb = this.members[b]!;
-    this.members[a] = sb;
-    this.members[b] = sa;
+    const sa = this.slots[a]!;
+    const sb = this.slots[b]!;
+    this.slots[a] = sb;
+    this.slots[b] = sa;
     this.store.pos[sb] = a;
     this.store.pos[sa] = b;
   }

@@ -9,7 +9,7 @@
  */
 import type { ElementStore } from "../_store.ts";
 import type { SelectionContext } from "../_selection_context.ts";
-import { firstInOrder, IndexedHeap } from "../_heap.ts";
+import { firstInOrder, TicketHeap } from "../_heap.ts";
 import type { PoolSelector } from "./policy.ts";
 
 /** What makes one ordered policy: its key and how its per-PE state evolves. */
@@ -30,11 +30,9 @@ export interface OrderRules {
 /** No per-PE state. */
 export function noState(): void {}
 
-/** A pool selector over a heap of (policy key, sequence number). */
+/** A pool selector over a heap of (policy key, ticket). */
 export class OrderedSelector implements PoolSelector {
-  readonly #heap = new IndexedHeap();
-  /** The next tie-break sequence number: a re-keyed member goes behind its equals. */
-  #nextSeq = 0;
+  readonly #heap = new TicketHeap();
   /** The key of the latest selected member (WRR's virtual time). */
   #now = 0;
   readonly #store: ElementStore;
@@ -48,12 +46,12 @@ export class OrderedSelector implements PoolSelector {
 
   /** Members of the pool. */
   get size(): number {
-    return this.#heap.size;
+    return this.#heap.live;
   }
 
-  /** The slot at heap position `position`. */
-  memberAt(position: number): number {
-    return this.#heap.slots[position]!;
+  /** The members' slots, in heap order. */
+  members(): IterableIterator<number> {
+    return this.#heap.liveSlots(this.#store.ticket);
   }
 
   /** Adds a member behind the members with an equal key. */
@@ -62,25 +60,33 @@ export class OrderedSelector implements PoolSelector {
     store.value1[slot] = value1;
     store.value2[slot] = value2;
     this.#rules.restart(store, slot, true, this.#now);
-    this.#heap.push(store.pos, slot, this.#rules.key(store, slot), this.#nextSeq++);
+    this.#push(slot);
   }
 
-  /** Stores new values, resets the per-PE state and moves the member to its new place. */
+  /**
+   * Stores new values and resets the per-PE state; a member whose key changed goes to its new
+   * place behind its new equals.
+   */
   update(slot: number, value1: number, value2: number): void {
     const store = this.#store;
+    const rules = this.#rules;
+    const before = rules.key(store, slot);
     const changed = store.value1[slot] !== value1 || store.value2[slot] !== value2;
     store.value1[slot] = value1;
     store.value2[slot] = value2;
-    this.#rules.restart(store, slot, changed, this.#now);
-    const key = this.#rules.key(store, slot);
-    const position = store.pos[slot]!;
-    const heap = this.#heap;
-    if (key !== heap.keys[position]) heap.change(store.pos, position, key, heap.ties[position]!);
+    rules.restart(store, slot, changed, this.#now);
+    const key = rules.key(store, slot);
+    if (key === before) return;
+    const ticket = store.nextTicket++;
+    store.ticket[slot] = ticket;
+    this.#heap.staled(store.ticket);
+    this.#heap.push(slot, key, ticket);
   }
 
-  /** Removes a member. */
+  /** Removes a member (its heap entry goes stale). */
   remove(slot: number): void {
-    this.#heap.removeAt(this.#store.pos, this.#store.pos[slot]!);
+    this.#store.ticket[slot] = -1;
+    this.#heap.staled(this.#store.ticket);
   }
 
   /**
@@ -90,20 +96,46 @@ export class OrderedSelector implements PoolSelector {
    */
   select(count: number, ctx: SelectionContext): number {
     const heap = this.#heap;
-    const written = firstInOrder(heap, count, ctx);
-    if (written === 0) return 0;
     const store = this.#store;
-    const pos = store.pos;
+    const current = store.ticket;
+    heap.dropStaleTop(current);
+    const written = firstInOrder(heap, count, ctx, current);
+    if (written === 0) return 0;
     const rules = this.#rules;
-    const out = ctx.out;
-    const last = rules.advanceAll ? written : 1;
-    for (let i = 0; i < last; i++) {
-      const slot = out[i]!;
-      const position = pos[slot]!;
+    const positions = ctx.positions;
+    const n = rules.advanceAll ? written : 1;
+    // A sift-down at position p moves only entries below p: re-key the deepest first, so the
+    // positions still to do stay valid.
+    if (n > 1) sortDescending(positions, n);
+    for (let i = 0; i < n; i++) {
+      const position = positions[i]!;
+      const slot = heap.slots[position]!;
       this.#now = heap.keys[position]!;
       rules.advance(store, slot);
-      heap.change(pos, position, rules.key(store, slot), this.#nextSeq++);
+      const ticket = store.nextTicket++;
+      current[slot] = ticket;
+      heap.sinkAt(position, rules.key(store, slot), ticket);
     }
     return written;
+  }
+
+  #push(slot: number): void {
+    const store = this.#store;
+    const ticket = store.nextTicket++;
+    store.ticket[slot] = ticket;
+    this.#heap.push(slot, this.#rules.key(store, slot), ticket);
+  }
+}
+
+/** Sorts `a[0 … n-1]` in descending order (n is a handful). */
+function sortDescending(a: Int32Array, n: number): void {
+  for (let i = 1; i < n; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]! < v) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = v;
   }
 }

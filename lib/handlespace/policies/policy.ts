@@ -18,8 +18,8 @@ export type RandomSource = () => number;
 export interface PoolSelector {
   /** Members of the pool. */
   readonly size: number;
-  /** The slot at `position` (0 ≤ position < size) of the selector's member order. */
-  memberAt(position: number): number;
+  /** The members' slots, in the selector's storage order. */
+  members(): IterableIterator<number>;
   /** Adds a new member with its policy values. */
   add(slot: number, value1: number, value2: number): void;
   /** A re-registration: new policy values take effect at once; per-PE state is reset. */

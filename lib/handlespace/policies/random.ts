@@ -28,7 +28,7 @@ class RandomSelector extends DenseSelector {
       // Positions before t hold the members drawn so far; draw from t … size-1.
       const j = t + Math.min(Math.floor(this.#random() * (size - t)), size - t - 1);
       if (j !== t) this.swap(t, j);
-      const slot = this.members[t]!;
+      const slot = this.slots[t]!;
       if (ctx.eligible(slot)) out[written++] = slot;
     }
     return written;

@@ -17,7 +17,7 @@ class RoundRobinSelector extends DenseSelector {
   select(count: number, ctx: SelectionContext): number {
     const size = this.size;
     if (size === 0) return 0;
-    const members = this.members;
+    const members = this.slots;
     const out = ctx.out;
     let head = this.#head;
     if (head >= size) head = 0;

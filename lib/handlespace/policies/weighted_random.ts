@@ -36,7 +36,7 @@ class WeightedRandomSelector extends DenseSelector {
 
   /** Appends a member and its weight. */
   override add(slot: number, value1: number, value2: number): void {
-    const grown = this.size === this.members.length;
+    const grown = this.size === this.slots.length;
     super.add(slot, value1, value2);
     if (grown) this.#rebuild();
     else this.#change(this.size - 1, this.#weightOf(slot));
@@ -59,7 +59,7 @@ class WeightedRandomSelector extends DenseSelector {
     const weight = this.#weightOf(slot);
     this.#change(i, -weight);
     if (i !== last) {
-      const moved = this.#weightOf(this.members[last]!);
+      const moved = this.#weightOf(this.slots[last]!);
       this.#change(last, -moved);
       this.#change(i, moved);
     }
@@ -75,7 +75,7 @@ class WeightedRandomSelector extends DenseSelector {
     let total = this.#total;
     while (written < count && total > 0) {
       const position = this.#find(this.#random() * total);
-      const slot = this.members[position]!;
+      const slot = this.slots[position]!;
       const weight = this.#weightOf(slot);
       this.#drawn = withRoom(this.#drawn, drawn);
       this.#drawn[drawn++] = position;
@@ -85,7 +85,7 @@ class WeightedRandomSelector extends DenseSelector {
     }
     for (let i = 0; i < drawn; i++) {
       const position = this.#drawn[i]!;
-      this.#change(position, this.#weightOf(this.members[position]!));
+      this.#change(position, this.#weightOf(this.slots[position]!));
     }
     return written;
   }
@@ -136,10 +136,10 @@ class WeightedRandomSelector extends DenseSelector {
 
   /** Rebuilds the tree for the member array's new capacity, in O(n). */
   #rebuild(): void {
-    const n = this.members.length;
+    const n = this.slots.length;
     const tree = new Float64Array(n + 1);
     for (let i = 1; i <= this.size; i++) {
-      tree[i] = tree[i]! + this.#weightOf(this.members[i - 1]!);
+      tree[i] = tree[i]! + this.#weightOf(this.slots[i - 1]!);
       const parent = i + (i & -i);
       if (parent <= n) tree[parent] = tree[parent]! + tree[i]!;
     }
