@@ -10,5 +10,6 @@ export * from "./handlespace.ts";
 export * from "./pool_element_view.ts";
 export * from "./pool_view.ts";
 export * from "./checksum.ts";
+export * from "./random_source.ts";
 export type { PolicyDefinition, PoolSelector, RandomSource } from "./policies/policy.ts";
 export { findPolicy, POLICY_TABLE, refusalFor } from "./policies/policy_table.ts";

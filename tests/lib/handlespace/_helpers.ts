@@ -3,6 +3,7 @@ import { ParameterType, PolicyType, TransportUse } from "../../../lib/wire/codes
 import type { PoolElementParameter, SctpOrTcpTransport } from "../../../lib/wire/parameters.ts";
 import type { SelectionPolicy } from "../../../lib/wire/selection_policy.ts";
 import type { Handlespace } from "../../../lib/handlespace/mod.ts";
+export { seededRandom } from "../../../lib/handlespace/mod.ts";
 
 /** The bytes of a pool handle. */
 export function handleOf(text: string): Uint8Array {
@@ -13,17 +14,6 @@ export function handleOf(text: string): Uint8Array {
 export const ECHO_POOL: Uint8Array = handleOf("EchoPool");
 /** A registrar ID used as home. */
 export const HOME = 0x10000001;
-
-/** mulberry32 scaled to [0, 1): a seeded random source. */
-export function seededRandom(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 0x100000000;
-  };
-}
 
 /** A TCP user transport on 10.0.x.y. */
 export function tcpTransport(
