@@ -311,12 +311,16 @@ export class Session {
   }
 
   /**
-   * A crashed server's kernel also sends a FIN. It is taken as a close only when the client
-   * has half-closed and every client byte was answered; otherwise a connect probe decides:
-   * refused or silent means the pool element died.
+   * A crashed server's kernel also sends a FIN. Unless the pool's `finProbe` lets it pass
+   * (the client has half-closed and every client byte was answered, by default), a connect
+   * probe decides: refused or silent means the pool element died.
    */
   async #finIsFailure(leg: Leg): Promise<boolean> {
-    if (this.#clientEof && this.#bytesIn === this.#answeredAt) return false;
+    const finProbe = this.#settings.finProbe;
+    const answered = this.#bytesIn === this.#answeredAt;
+    if (finProbe === "off" || (answered && (this.#clientEof || finProbe === "if-unanswered"))) {
+      return false;
+    }
     try {
       const probe = await connectWithin(
         this.#host.connect,

@@ -15,6 +15,18 @@ export type FailoverMode = "migrate" | "sever";
 export type ProxyProtocolVersion = "off" | "v1" | "v2";
 
 /**
+ * When a pool element's FIN is confirmed with a connect probe before it is taken as a close
+ * (a crashed server's kernel sends a FIN too; refused or silent means it died):
+ * - `unless-done`: unless the client has half-closed and every client byte was answered;
+ * - `if-unanswered`: only when client bytes are unanswered (the client wrote after the pool
+ *   element's last write). A crash of a pool element whose sessions are idle then reaches
+ *   their clients as a close, as with classic proxies; a server that closes after each answer
+ *   (HTTP `Connection: close`) costs no probe connection per session;
+ * - `off`: a FIN is always a close; only resets, connect failures and removals fail over.
+ */
+export type FinProbe = "unless-done" | "if-unanswered" | "off";
+
+/**
  * DATA ONLY pools default to `sever`: bytes a dead legacy server had received but not answered
  * cannot be recovered, so moving the session is a choice the operator makes (shared/DESIGN.md).
  */
@@ -27,6 +39,8 @@ export const DEFAULT_REPLAY_BUFFER_BYTES = 64 * 1024;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 /** Longest time a session may go without a byte either way (nginx's `proxy_timeout`). */
 export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
+/** Confirm every FIN that could come from a crash (shared/DESIGN.md "Failure detection"). */
+export const DEFAULT_FIN_PROBE: FinProbe = "unless-done";
 /** No PROXY protocol header towards pool elements unless the pool asks for one. */
 export const DEFAULT_PROXY_PROTOCOL: ProxyProtocolVersion = "off";
 
@@ -52,6 +66,8 @@ export interface PoolSettings {
   readonly idleTimeoutMs?: number;
   /** PROXY protocol header towards pool elements. @default {DEFAULT_PROXY_PROTOCOL} */
   readonly proxyProtocol?: ProxyProtocolVersion;
+  /** When a pool element's FIN is confirmed by a connect probe. @default {DEFAULT_FIN_PROBE} */
+  readonly finProbe?: FinProbe;
 }
 
 /** {@linkcode PoolSettings} with every default filled in. */
@@ -75,18 +91,12 @@ export function resolvePoolSettings(
     connectTimeoutMs: settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: settings.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     proxyProtocol: settings.proxyProtocol ?? DEFAULT_PROXY_PROTOCOL,
+    finProbe: settings.finProbe ?? DEFAULT_FIN_PROBE,
   };
   const what = `pool '${poolHandle}'`;
-  if (resolved.failover !== "migrate" && resolved.failover !== "sever") {
-    throw new RangeError(
-      `Cannot configure ${what} as 'failover' must be "migrate" or "sever": current value is ${resolved.failover}`,
-    );
-  }
-  if (!["off", "v1", "v2"].includes(resolved.proxyProtocol)) {
-    throw new RangeError(
-      `Cannot configure ${what} as 'proxyProtocol' must be "off", "v1" or "v2": current value is ${resolved.proxyProtocol}`,
-    );
-  }
+  checkOneOf(what, "failover", resolved.failover, ["migrate", "sever"]);
+  checkOneOf(what, "proxyProtocol", resolved.proxyProtocol, ["off", "v1", "v2"]);
+  checkOneOf(what, "finProbe", resolved.finProbe, ["unless-done", "if-unanswered", "off"]);
   checkInteger(what, "maxFailovers", resolved.maxFailovers, 0);
   checkInteger(what, "replayBufferBytes", resolved.replayBufferBytes, 1);
   checkInteger(what, "connectTimeoutMs", resolved.connectTimeoutMs, 1);
@@ -108,6 +118,15 @@ export function checkInteger(what: string, name: string, value: number, min: num
       : `an integer of at least ${min}`;
     throw new RangeError(
       `Cannot configure ${what} as '${name}' must be ${kind}: current value is ${value}`,
+    );
+  }
+}
+
+function checkOneOf(what: string, name: string, value: string, allowed: readonly string[]): void {
+  if (!allowed.includes(value)) {
+    const choices = allowed.map((choice) => `"${choice}"`).join(", ");
+    throw new RangeError(
+      `Cannot configure ${what} as '${name}' must be one of ${choices}: current value is ${value}`,
     );
   }
 }

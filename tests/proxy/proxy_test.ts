@@ -94,6 +94,26 @@ Deno.test("startProxy() passes a live PE's close on as a half-close, after a pro
   assert.equal(pe.accepted, 2, "the session and the FIN probe");
 });
 
+Deno.test("startProxy() with finProbe if-unanswered takes an answering PE's FIN as a close without a probe", async () => {
+  await using pe = startTestServer(async (conn) => {
+    await readExactly(conn, 4, DEADLINE_MS);
+    await writeAll(conn, new TextEncoder().encode("pong"));
+    await conn.closeWrite();
+    await readToEnd(conn, DEADLINE_MS);
+  });
+  const source = new StaticMemberSource({ [TEST_POOL]: [testMember(1, pe.port)] });
+  await using proxy = startTestProxy(source, {
+    pools: { [TEST_POOL]: { failover: "migrate", finProbe: "if-unanswered" } },
+  });
+  const ended = waitForProxyEvent(proxy, "session-end", DEADLINE_MS);
+  using client = await connectTo(proxy);
+  await writeAll(client, new TextEncoder().encode("ping"));
+  assert.equal(new TextDecoder().decode((await readToEnd(client, DEADLINE_MS)).bytes), "pong");
+  client.close();
+  assert.equal((await ended).failovers, 0);
+  assert.equal(pe.accepted, 1, "no probe connection");
+});
+
 Deno.test("startProxy() skips connect-refused PEs without losing a byte and reports them", async () => {
   await using pe = startTestServer(echoHandler);
   const dead1 = refusedPort();
