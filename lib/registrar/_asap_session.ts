@@ -1,0 +1,181 @@
+/**
+ * Folder-private: one ASAP connection as the owner of the PEs registered over it, and its
+ * keep-alive supervision (RFC 5352 §3.4).
+ *
+ * Keep-alives are per connection, not per PE: any message received proves the connection's
+ * peer alive. When a connection owning PEs has been silent for `keepAliveIntervalMs`, the
+ * registrar sends one Endpoint Keep-Alive (for its PEs in turn) and, when nothing at all
+ * arrives within `keepAliveTimeoutMs`, removes every PE of the connection and closes it. A busy
+ * connection costs one clock read per message and one timer per interval; a hung PE leaves
+ * within interval + timeout of its last message.
+ */
+import type { MessageConnection } from "../transport/mod.ts";
+import {
+  AsapMessageType,
+  encodeAsapMessage,
+  ParameterType,
+  parseIpAddress,
+  type SctpOrTcpTransport,
+  TransportUse,
+} from "../wire/mod.ts";
+import type { OwnedPoolElement, PoolElementOwner } from "./_registrar_core.ts";
+import type { RegistrarSettings } from "./registrar_options.ts";
+
+/** A connection's peer as an ASAP Transport parameter (RFC 5352 §3.1 rule 4), if it is IP. */
+function asapTransportOf(addr: Deno.Addr): SctpOrTcpTransport | undefined {
+  if (addr.transport !== "tcp" || parseIpAddress(addr.hostname) === undefined) return undefined;
+  return {
+    type: ParameterType.tcpTransport,
+    port: addr.port,
+    transportUse: TransportUse.dataOnly,
+    addresses: [addr.hostname],
+  };
+}
+
+/** An ASAP connection that owns PEs and answers for their liveness. */
+export class AsapSession implements PoolElementOwner {
+  readonly owned = new Set<OwnedPoolElement>();
+  readonly connection: MessageConnection;
+  /** The peer as recorded in each PE registered over this connection. */
+  readonly asapTransport: SctpOrTcpTransport | undefined;
+  readonly #settings: RegistrarSettings;
+  readonly #onTimeout: (session: AsapSession) => void;
+  #lastHeard: number;
+  #messages = 0;
+  /** `#messages` when the outstanding Keep-Alive was sent; -1 when none is. */
+  #probeMark = -1;
+  #probeSentAt = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #rotation: Iterator<OwnedPoolElement> | undefined;
+  #closed = false;
+  #timedOut = false;
+
+  /** Supervises `connection`; `onTimeout` runs when a Keep-Alive goes unanswered. */
+  constructor(
+    connection: MessageConnection,
+    settings: RegistrarSettings,
+    onTimeout: (session: AsapSession) => void,
+  ) {
+    this.connection = connection;
+    this.asapTransport = asapTransportOf(connection.remoteAddr);
+    this.#settings = settings;
+    this.#onTimeout = onTimeout;
+    this.#lastHeard = settings.now();
+  }
+
+  /** False once the connection closed. */
+  get open(): boolean {
+    return !this.#closed && !this.connection.closed;
+  }
+
+  /** True when the connection was given up because a Keep-Alive went unanswered. */
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+
+  /** Notes that a message arrived: the peer is alive. */
+  heard(): void {
+    this.#lastHeard = this.#settings.now();
+    this.#messages++;
+  }
+
+  /** Queues `message` (see `MessageConnection.send`: awaiting it is the backpressure). */
+  send(message: Uint8Array): Promise<void> {
+    return this.connection.send(message);
+  }
+
+  /** Starts supervising once the connection owns a PE. */
+  adopted(): void {
+    if (this.#timer !== undefined || this.#closed) return;
+    const silent = this.#settings.now() - this.#lastHeard;
+    this.#arm(this.#settings.keepAliveIntervalMs - silent);
+  }
+
+  /** RFC 5352 §2.2.4: a Deregistration Response tells the PE its registration life ran out. */
+  expired(pe: OwnedPoolElement): void {
+    this.#sendQuietly(encodeAsapMessage({
+      type: AsapMessageType.deregistrationResponse,
+      poolHandle: pe.handle,
+      poolElementId: pe.peId,
+    }));
+  }
+
+  /** RFC 5352 §3.5: an Endpoint Unreachable makes the registrar probe the PE at once. */
+  probe(pe: OwnedPoolElement): void {
+    // Unless a Keep-Alive is out and still unanswered.
+    if (this.open && (this.#probeMark < 0 || this.#messages !== this.#probeMark)) {
+      this.#sendKeepAlive(pe);
+    }
+  }
+
+  /** Stops the supervision; the connection's PEs are the registrar's to release. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(delayMs: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(this.#onTimer, Math.max(1, Math.ceil(delayMs)));
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    if (!this.open || this.owned.size === 0) {
+      this.#probeMark = -1;
+      return;
+    }
+    const { keepAliveIntervalMs, keepAliveTimeoutMs, now } = this.#settings;
+    const time = now();
+    if (this.#probeMark >= 0) {
+      if (this.#messages === this.#probeMark) {
+        const waited = time - this.#probeSentAt;
+        if (waited < keepAliveTimeoutMs) {
+          this.#arm(keepAliveTimeoutMs - waited);
+        } else {
+          this.#timedOut = true;
+          this.#onTimeout(this);
+        }
+        return;
+      }
+      this.#probeMark = -1;
+    }
+    const silent = time - this.#lastHeard;
+    if (silent < keepAliveIntervalMs) {
+      this.#arm(keepAliveIntervalMs - silent);
+    } else {
+      const pe = this.#nextToProbe();
+      if (pe !== undefined) this.#sendKeepAlive(pe);
+    }
+  };
+
+  /** The owned PEs in turn, so that each one is named by a Keep-Alive now and then. */
+  #nextToProbe(): OwnedPoolElement | undefined {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const next = this.#rotation?.next();
+      if (next !== undefined && next.done !== true) return next.value;
+      this.#rotation = this.owned.values();
+    }
+    return undefined;
+  }
+
+  // DECISIONS.md: the Keep-Alive carries the PE Identifier TLV, as RSPLIB's; H=0, we are home.
+  #sendKeepAlive(pe: OwnedPoolElement): void {
+    this.#probeMark = this.#messages;
+    this.#probeSentAt = this.#settings.now();
+    this.#sendQuietly(encodeAsapMessage({
+      type: AsapMessageType.endpointKeepAlive,
+      home: false,
+      serverId: this.#settings.serverId,
+      poolHandle: pe.handle,
+      poolElementId: pe.peId,
+    }));
+    this.#arm(this.#settings.keepAliveTimeoutMs);
+  }
+
+  // A failed send closes the connection, and its PEs leave when the read loop ends.
+  #sendQuietly(message: Uint8Array): void {
+    this.connection.send(message).catch(() => {});
+  }
+}

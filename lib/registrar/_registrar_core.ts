@@ -1,0 +1,67 @@
+/**
+ * Folder-private: the seam between the registrar's handlespace bookkeeping (ownership, events,
+ * expiry) and the protocol endpoints that act on it. The ASAP server uses it now; ENRP peering
+ * is meant to plug into the same interface.
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Handlespace, RegisterResult } from "../handlespace/mod.ts";
+import type { PoolElementParameter } from "../wire/mod.ts";
+import type { PoolElementChangeReason } from "./registrar_events.ts";
+import type { RegistrarSettings } from "./registrar_options.ts";
+
+/** One PE this registrar owns, and who vouches for it. */
+export interface OwnedPoolElement {
+  /** The pool handle (the handlespace's copy). */
+  readonly handle: Uint8Array;
+  readonly peId: number;
+  /** Whose liveness keeps the PE registered; changes when a re-registration moves it. */
+  owner: PoolElementOwner;
+}
+
+/**
+ * Who vouches for owned PEs: an ASAP connection (keep-alives) or the local API (health
+ * checks). The registrar keeps `owned` up to date and calls the hooks after each change.
+ */
+export interface PoolElementOwner {
+  /** The PEs it owns now. */
+  readonly owned: Set<OwnedPoolElement>;
+  /** False once the owner can no longer vouch (its connection closed). */
+  readonly open: boolean;
+  /** `pe` was just added to `owned`. */
+  adopted(pe: OwnedPoolElement): void;
+  /** The registration life of `pe` ran out and the PE was removed (RFC 5352 §2.2.4). */
+  expired(pe: OwnedPoolElement): void;
+  /** An Endpoint Unreachable names `pe`: check it now (RFC 5352 §3.5). */
+  probe(pe: OwnedPoolElement): void;
+}
+
+/** Outcome of a deregistration request. */
+export type DeregisterOutcome = "removed" | "unknown" | "not-owner";
+
+/** What a protocol endpoint may do to the registrar's handlespace. */
+export interface RegistrarCore {
+  readonly settings: RegistrarSettings;
+  readonly handlespace: Handlespace;
+  readonly logger: Logger;
+  /**
+   * Registers or re-registers `element` with this registrar as home and `owner` as who vouches
+   * for it; refuses with 0x4 a PE ID that another live owner holds with another user transport.
+   */
+  register(
+    handle: Uint8Array,
+    element: PoolElementParameter,
+    owner: PoolElementOwner,
+    reason: PoolElementChangeReason,
+  ): RegisterResult;
+  /** Removes a PE on its owner's request; other owners get "not-owner". */
+  deregister(
+    handle: Uint8Array,
+    peId: number,
+    owner: PoolElementOwner,
+    reason: PoolElementChangeReason,
+  ): DeregisterOutcome;
+  /** Removes every PE `owner` owns (its connection closed or stopped answering). */
+  releaseAll(owner: PoolElementOwner, reason: PoolElementChangeReason): void;
+  /** Counts an Endpoint Unreachable report and removes the PE at MAX-BAD-PE-REPORT. */
+  reportUnreachable(handle: Uint8Array, peId: number): void;
+}

@@ -1,0 +1,94 @@
+/**
+ * The events a running registrar dispatches, as a typed `EventTarget`, so that the in-process
+ * proxy reacts to pool changes without polling and tests wait on them instead of sleeping.
+ *
+ * @module
+ */
+import type { PoolElementParameter } from "../wire/mod.ts";
+
+/** Why a pool element (PE) was added, updated or removed. */
+export type PoolElementChangeReason =
+  /** An ASAP Registration: a new PE, or a re-registration with new values (RFC 5352 §3.1). */
+  | "registration"
+  /** {@linkcode Registrar.registerLocal} or {@linkcode Registrar.deregisterLocal}. */
+  | "local"
+  /** An ASAP Deregistration from the PE itself (RFC 5352 §3.2). */
+  | "deregistration"
+  /** No answer to an Endpoint Keep-Alive within the timeout (RFC 5352 §3.4). */
+  | "keep-alive-timeout"
+  /** The PE's ASAP connection closed, or broke a framing rule and was closed. */
+  | "connection-closed"
+  /** The registration life ran out without a re-registration (RFC 5352 §3.2). */
+  | "expiry"
+  /** Endpoint Unreachable reports reached MAX-BAD-PE-REPORT (RFC 5352 §3.5). */
+  | "unreachable"
+  /** The registrar shut down and closed the PE's connection. */
+  | "shutdown";
+
+/** Detail of "pe-added", "pe-updated" and "pe-removed" events. */
+export interface PoolElementChangeDetail {
+  /** The pool handle (the handlespace's copy: do not modify). */
+  readonly handle: Uint8Array;
+  /** The PE identifier. */
+  readonly peId: number;
+  readonly reason: PoolElementChangeReason;
+  /** The PE as it is now, or as it was when removed (a snapshot). */
+  readonly element: PoolElementParameter;
+  /** True when this registrar is the PE's home (its owner). */
+  readonly own: boolean;
+}
+
+/** Event type → its detail. */
+export interface RegistrarEventDetails {
+  "pe-added": PoolElementChangeDetail;
+  "pe-updated": PoolElementChangeDetail;
+  "pe-removed": PoolElementChangeDetail;
+}
+
+/** A listener of one event type. */
+export type RegistrarEventListener<K extends keyof RegistrarEventDetails> = (
+  event: CustomEvent<RegistrarEventDetails[K]>,
+) => void;
+
+/**
+ * The typed overloads of {@linkcode RegistrarEventTarget}, merged into the class: an untyped
+ * `EventTarget` method cannot implement them without a cast (CustomEvent listeners are narrower
+ * than `EventListener`), and the runtime behaviour is EventTarget's own.
+ */
+export interface RegistrarEventTarget {
+  /** Adds a typed listener for `type`. */
+  addEventListener<K extends keyof RegistrarEventDetails>(
+    type: K,
+    listener: RegistrarEventListener<K> | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /** Adds an untyped listener. */
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /** Removes a typed listener for `type`. */
+  removeEventListener<K extends keyof RegistrarEventDetails>(
+    type: K,
+    listener: RegistrarEventListener<K> | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /** Removes an untyped listener. */
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+/** An `EventTarget` whose listeners are typed by {@linkcode RegistrarEventDetails}. */
+export class RegistrarEventTarget extends EventTarget {
+  /** Dispatches a `type` event carrying `detail`. */
+  protected emit<K extends keyof RegistrarEventDetails>(
+    type: K,
+    detail: RegistrarEventDetails[K],
+  ): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
