@@ -10,6 +10,7 @@ import { decodeAsapMessage, encodeAsapMessage } from "../wire/asap_codec.ts";
 import type { AsapMessage } from "../wire/asap_messages.ts";
 import { AsapMessageType, ErrorCauseCode } from "../wire/codes.ts";
 import { WireError } from "../wire/wire_error.ts";
+import { delay } from "../transport/delay.ts";
 import type { MessageConnection } from "../transport/message_connection.ts";
 import { AsapRequestError } from "./asap_request_error.ts";
 import {
@@ -29,6 +30,8 @@ export interface RegistrarLink {
   readonly label: string;
   /** The registrar's Server Identifier once a Keep-Alive has told it; 0 until then. */
   serverId: number;
+  /** A message has arrived on this connection. */
+  answered: boolean;
 }
 
 /** What the endpoint on top does with what the link layer sees. */
@@ -79,6 +82,8 @@ export class HomeRegistrar {
   #current: RegistrarLink | undefined;
   #hunting: { promise: Promise<RegistrarLink>; controller: AbortController } | undefined;
   #huntWaiters = 0;
+  /** Connections in a row that the registrar closed before sending anything. */
+  #closedUnanswered = 0;
 
   constructor(
     registrars: readonly RegistrarAddress[],
@@ -238,7 +243,7 @@ export class HomeRegistrar {
    */
   drop(link: RegistrarLink, reason: string): void {
     if (link.connection.closed) return;
-    this.#lose(link, reason);
+    this.#lose(link, reason, false);
     link.connection.close();
   }
 
@@ -262,7 +267,26 @@ export class HomeRegistrar {
   #startHunt(): { promise: Promise<RegistrarLink>; controller: AbortController } {
     const controller = new AbortController();
     const signal = AbortSignal.any([controller.signal, this.#stop.signal]);
-    const promise = huntRegistrar(this.#registrars, {
+    // A registrar that accepts connections and closes them unanswered (full, shutting down)
+    // would make the hunt succeed at once every time: back off as T5 does (SH5.1).
+    const pauseMs = this.#closedUnanswered === 0 ? 0 : Math.min(
+      this.#hunt.serverHuntMs * 2 ** (this.#closedUnanswered - 1),
+      this.#hunt.retranMaxMs,
+    );
+    const promise = delay(pauseMs, signal).then(() => {
+      signal.throwIfAborted();
+      return this.#huntNow(signal);
+    });
+    const hunting = { promise, controller };
+    this.#hunting = hunting;
+    void promise.catch(() => {}).finally(() => {
+      if (this.#hunting === hunting) this.#hunting = undefined;
+    });
+    return hunting;
+  }
+
+  #huntNow(signal: AbortSignal): Promise<RegistrarLink> {
+    return huntRegistrar(this.#registrars, {
       ...this.#hunt.limits,
       serverHuntMs: this.#hunt.serverHuntMs,
       retranMaxMs: this.#hunt.retranMaxMs,
@@ -273,12 +297,6 @@ export class HomeRegistrar {
       signal,
       ...(this.#hunt.connect === undefined ? {} : { connect: this.#hunt.connect }),
     }).then(({ connection, registrar, index }) => this.#adopt(connection, registrar, index));
-    const hunting = { promise, controller };
-    this.#hunting = hunting;
-    void promise.catch(() => {}).finally(() => {
-      if (this.#hunting === hunting) this.#hunting = undefined;
-    });
-    return hunting;
   }
 
   #adopt(connection: MessageConnection, registrar: RegistrarAddress, index: number): RegistrarLink {
@@ -292,6 +310,7 @@ export class HomeRegistrar {
       index,
       label: formatRegistrar(registrar),
       serverId: 0,
+      answered: false,
     };
     this.#current = link;
     this.#logger.info("Home registrar is {registrar}", { registrar: link.label });
@@ -330,7 +349,7 @@ export class HomeRegistrar {
       }`;
     } finally {
       link.connection.close();
-      this.#lose(link, reason);
+      this.#lose(link, reason, true);
     }
   }
 
@@ -356,6 +375,8 @@ export class HomeRegistrar {
       }
       return;
     }
+    link.answered = true;
+    this.#closedUnanswered = 0;
     for (const waiter of this.#waiters) {
       if (waiter.link === link && waiter.match(message)) {
         this.#waiters.delete(waiter);
@@ -375,8 +396,11 @@ export class HomeRegistrar {
     this.#handlers.onMessage(message, link);
   }
 
-  /** Forgets `link` as home once, fails its waiters and tells the endpoint. */
-  #lose(link: RegistrarLink, reason: string): void {
+  /**
+   * Forgets `link` as home once, fails its waiters and tells the endpoint; `byPeer` when the
+   * registrar's side ended it.
+   */
+  #lose(link: RegistrarLink, reason: string, byPeer: boolean): void {
     for (const waiter of this.#waiters) {
       if (waiter.link === link) {
         this.#waiters.delete(waiter);
@@ -385,6 +409,7 @@ export class HomeRegistrar {
     }
     if (this.#current !== link) return;
     this.#current = undefined;
+    if (byPeer && !link.answered) this.#closedUnanswered += 1;
     this.#order.splice(this.#order.indexOf(link.index), 1);
     this.#order.push(link.index);
     if (this.#stop.signal.aborted) return;
