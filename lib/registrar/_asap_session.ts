@@ -6,8 +6,8 @@
  * peer alive. When a connection owning PEs has been silent for `keepAliveIntervalMs`, the
  * registrar sends one Endpoint Keep-Alive (for its PEs in turn) and, when nothing at all
  * arrives within `keepAliveTimeoutMs`, removes every PE of the connection and closes it. A busy
- * connection costs one clock read per message and one timer per interval; a hung PE leaves
- * within interval + timeout of its last message.
+ * connection costs one clock read per message and at most one timer per interval; a hung PE
+ * leaves within interval + timeout of its last message.
  */
 import type { MessageConnection } from "../transport/mod.ts";
 import {
@@ -41,10 +41,8 @@ export class AsapSession implements PoolElementOwner {
   readonly #settings: RegistrarSettings;
   readonly #onTimeout: (session: AsapSession) => void;
   #lastHeard: number;
-  #messages = 0;
-  /** `#messages` when the outstanding Keep-Alive was sent; -1 when none is. */
-  #probeMark = -1;
-  #probeSentAt = 0;
+  /** When the unanswered Keep-Alive was sent; -1 when none is out. */
+  #probeSentAt = -1;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #rotation: Iterator<OwnedPoolElement> | undefined;
   #closed = false;
@@ -73,10 +71,13 @@ export class AsapSession implements PoolElementOwner {
     return this.#timedOut;
   }
 
-  /** Notes that a message arrived: the peer is alive. */
+  /** Notes that a message arrived: the peer is alive, and an outstanding Keep-Alive answered. */
   heard(): void {
     this.#lastHeard = this.#settings.now();
-    this.#messages++;
+    if (this.#probeSentAt >= 0) {
+      this.#probeSentAt = -1;
+      this.#arm(this.#settings.keepAliveIntervalMs);
+    }
   }
 
   /** Queues `message` (see `MessageConnection.send`: awaiting it is the backpressure). */
@@ -103,9 +104,7 @@ export class AsapSession implements PoolElementOwner {
   /** RFC 5352 §3.5: an Endpoint Unreachable makes the registrar probe the PE at once. */
   probe(pe: OwnedPoolElement): void {
     // Unless a Keep-Alive is out and still unanswered.
-    if (this.open && (this.#probeMark < 0 || this.#messages !== this.#probeMark)) {
-      this.#sendKeepAlive(pe);
-    }
+    if (this.open && this.#probeSentAt < 0) this.#sendKeepAlive(pe);
   }
 
   /** Stops the supervision; the connection's PEs are the registrar's to release. */
@@ -123,23 +122,21 @@ export class AsapSession implements PoolElementOwner {
   readonly #onTimer = (): void => {
     this.#timer = undefined;
     if (!this.open || this.owned.size === 0) {
-      this.#probeMark = -1;
+      this.#probeSentAt = -1;
       return;
     }
     const { keepAliveIntervalMs, keepAliveTimeoutMs, now } = this.#settings;
     const time = now();
-    if (this.#probeMark >= 0) {
-      if (this.#messages === this.#probeMark) {
-        const waited = time - this.#probeSentAt;
-        if (waited < keepAliveTimeoutMs) {
-          this.#arm(keepAliveTimeoutMs - waited);
-        } else {
-          this.#timedOut = true;
-          this.#onTimeout(this);
-        }
-        return;
+    if (this.#probeSentAt >= 0) {
+      // Nothing heard since the Keep-Alive (heard() would have cleared it).
+      const waited = time - this.#probeSentAt;
+      if (waited < keepAliveTimeoutMs) {
+        this.#arm(keepAliveTimeoutMs - waited);
+      } else {
+        this.#timedOut = true;
+        this.#onTimeout(this);
       }
-      this.#probeMark = -1;
+      return;
     }
     const silent = time - this.#lastHeard;
     if (silent < keepAliveIntervalMs) {
@@ -162,7 +159,6 @@ export class AsapSession implements PoolElementOwner {
 
   // DECISIONS.md: the Keep-Alive carries the PE Identifier TLV, as RSPLIB's; H=0, we are home.
   #sendKeepAlive(pe: OwnedPoolElement): void {
-    this.#probeMark = this.#messages;
     this.#probeSentAt = this.#settings.now();
     this.#sendQuietly(encodeAsapMessage({
       type: AsapMessageType.endpointKeepAlive,
