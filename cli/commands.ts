@@ -1,7 +1,14 @@
 /** The list of subcommands `main.ts` offers, in the order `--help` shows them. */
 import type { Command } from "./command.ts";
 import { decodeCommand } from "./decode_command.ts";
+import { registrarCommand } from "./registrar_command.ts";
+import { resolveCommand } from "./resolve_command.ts";
 import { serveCommand } from "./serve.ts";
 
 /** Every subcommand. */
-export const COMMANDS: readonly Command[] = [serveCommand, decodeCommand];
+export const COMMANDS: readonly Command[] = [
+  serveCommand,
+  registrarCommand,
+  resolveCommand,
+  decodeCommand,
+];
