@@ -232,6 +232,8 @@ export class PoolElementRegistration extends AsapEventTarget<PoolElementEventDet
   /** A registration was sent on the current link, so close() deregisters there. */
   #sentOn: RegistrarLink | undefined;
   #wake: AbortController | undefined;
+  /** The registrar ended a registration (life expired) since the last one was sent. */
+  #renewNow = false;
   #loop: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
 
@@ -375,6 +377,7 @@ export class PoolElementRegistration extends AsapEventTarget<PoolElementEventDet
         throw error;
       }
       const version = this.#version;
+      this.#renewNow = false;
       const registration = this.#registration(link, this.#policy);
       this.#poolElement = registration.poolElement;
       this.#sentOn = link;
@@ -403,7 +406,7 @@ export class PoolElementRegistration extends AsapEventTarget<PoolElementEventDet
         continue;
       }
       this.#accepted(link, version);
-      if (this.#version !== version || this.#registeredLink !== link) continue;
+      if (this.#version !== version || this.#renewNow || this.#registeredLink !== link) continue;
       await this.#sleep(settings.reregistrationIntervalMs);
     }
   }
@@ -564,12 +567,14 @@ export class PoolElementRegistration extends AsapEventTarget<PoolElementEventDet
         return;
       }
       case AsapMessageType.deregistrationResponse:
-        // RFC 5352 §3.2: sent when the registration life ran out: register again at once.
-        if (this.#isDeregistrationResponse(message) && link === this.#registeredLink) {
+        // RFC 5352 §3.2: sent when the registration life ran out: register again at once. It
+        // may overtake the loop's handling of the Registration Response it follows.
+        if (this.#isDeregistrationResponse(message) && link === this.#sentOn) {
           this.#settings.logger.info("Registrar {registrar} ended the registration; renewing", {
             registrar: link.label,
           });
-          this.#registeredLink = undefined;
+          if (this.#registeredLink === link) this.#registeredLink = undefined;
+          this.#renewNow = true;
           this.#wake?.abort();
         }
         return;
