@@ -8,8 +8,6 @@ import {
 import { createPoolUser } from "../../../lib/asap/pool_user.ts";
 import type { RegistrarAddress } from "../../../lib/asap/server_hunt.ts";
 import { startMessageServer } from "../../../lib/transport/message_server.ts";
-import { decodeAsapMessage, encodeAsapMessage } from "../../../lib/wire/asap_codec.ts";
-import type { AsapMessage } from "../../../lib/wire/asap_messages.ts";
 import {
   AsapMessageType,
   ErrorCauseCode,
@@ -19,6 +17,14 @@ import {
 import type { SctpOrTcpTransport } from "../../../lib/wire/parameters.ts";
 import { nextEvent, withDeadline } from "../../_support/deadline.ts";
 import { startTestRegistrar } from "./_registrar_fixture.ts";
+import { startScriptedRegistrar } from "./_scripted_registrar.ts";
+
+/** A port nothing listens on: bound once, then closed. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  listener.close();
+  return listener.addr.port;
+}
 
 const EVENT_MS = 5000;
 /** Short timers, so that a lost home is found again well within a test's deadline. */
@@ -192,64 +198,88 @@ Deno.test("registerPoolElement() reports a refusal and registers once update() c
 });
 
 Deno.test("registerPoolElement() acks a Keep-Alive with the H bit and adopts its sender as home", async () => {
-  // A scripted registrar: RFC 5352 §3.4 KA2.4 needs a Keep-Alive that only a takeover sends.
-  const acks: AsapMessage[] = [];
+  // RFC 5352 §3.4 KA2.4: only a takeover makes a real registrar send the H bit.
+  const acks: number[] = [];
   const ackSeen = Promise.withResolvers<void>();
-  await using server = startMessageServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    onConnection: async (conn) => {
-      for await (const bytes of conn) {
-        const message = decodeAsapMessage(bytes);
-        if (message.type === AsapMessageType.registration) {
-          const { poolHandle } = message;
-          const poolElementId = message.poolElement.identifier;
-          await conn.send(encodeAsapMessage({
-            type: AsapMessageType.registrationResponse,
-            reject: false,
-            poolHandle,
-            poolElementId,
-          }));
-          for (const [home, serverId] of [[false, 0x111], [true, 0x222]] as const) {
-            await conn.send(encodeAsapMessage({
-              type: AsapMessageType.endpointKeepAlive,
-              home,
-              serverId,
-              poolHandle,
-              poolElementId,
-            }));
-          }
-          // KA1: a Keep-Alive for another pool handle is dropped without an answer.
-          await conn.send(encodeAsapMessage({
-            type: AsapMessageType.endpointKeepAlive,
-            home: true,
-            serverId: 0x333,
-            poolHandle: new TextEncoder().encode("OtherPool"),
-          }));
-        } else if (message.type === AsapMessageType.endpointKeepAliveAck) {
-          acks.push(message);
-          if (acks.length === 2) ackSeen.resolve();
-        } else if (message.type === AsapMessageType.deregistration) {
-          await conn.send(
-            encodeAsapMessage({ ...message, type: AsapMessageType.deregistrationResponse }),
-          );
-        }
+  await using registrar = startScriptedRegistrar(async (message, send) => {
+    if (message.type === AsapMessageType.registration) {
+      const { poolHandle } = message;
+      const poolElementId = message.poolElement.identifier;
+      for (const [home, serverId] of [[false, 0x111], [true, 0x222]] as const) {
+        await send({
+          type: AsapMessageType.endpointKeepAlive,
+          home,
+          serverId,
+          poolHandle,
+          poolElementId,
+        });
       }
-    },
+      // KA1: a Keep-Alive for another pool handle is dropped without an answer.
+      await send({
+        type: AsapMessageType.endpointKeepAlive,
+        home: true,
+        serverId: 0x333,
+        poolHandle: new TextEncoder().encode("OtherPool"),
+      });
+    } else if (message.type === AsapMessageType.endpointKeepAliveAck) {
+      acks.push(message.poolElementId);
+      if (acks.length === 2) ackSeen.resolve();
+    }
   });
-  await using pe = registerPoolElement(
-    peOptions([{ hostname: "127.0.0.1", port: server.addr.port }]),
-  );
-  const rehomed = nextEvent(pe, "rehomed", EVENT_MS);
-  const event = await rehomed as CustomEvent<{ homeRegistrarId: number; cause: string }>;
-  assert.deepEqual(event.detail.cause, "keep-alive");
+  await using pe = registerPoolElement(peOptions([registrar.address]));
+  const event = await nextEvent(pe, "rehomed", EVENT_MS) as CustomEvent<
+    { homeRegistrarId: number; cause: string }
+  >;
+  assert.equal(event.detail.cause, "keep-alive");
   assert.equal(event.detail.homeRegistrarId, 0x222);
   assert.equal(pe.homeRegistrarId, 0x222);
   await withDeadline(ackSeen.promise, EVENT_MS, "two Keep-Alive Acks");
-  assert.deepEqual(
-    acks.map((ack) => ack.type === AsapMessageType.endpointKeepAliveAck && ack.poolElementId),
-    [pe.poolElementId, pe.poolElementId],
+  assert.deepEqual(acks, [pe.poolElementId, pe.poolElementId]);
+});
+
+Deno.test("registerPoolElement() registers again at once when the registrar ends the registration", async () => {
+  // RFC 5352 §3.2: an unasked Deregistration Response says the registration life ran out.
+  const registrations: number[] = [];
+  const second = Promise.withResolvers<void>();
+  await using registrar = startScriptedRegistrar(async (message, send) => {
+    if (message.type !== AsapMessageType.registration) return;
+    registrations.push(message.poolElement.identifier);
+    if (registrations.length === 1) {
+      await send({
+        type: AsapMessageType.deregistrationResponse,
+        poolHandle: message.poolHandle,
+        poolElementId: message.poolElement.identifier,
+      });
+    } else {
+      second.resolve();
+    }
+  });
+  await using pe = registerPoolElement(peOptions([registrar.address]));
+  await withDeadline(second.promise, EVENT_MS, "the second registration");
+  assert.deepEqual(registrations, [pe.poolElementId, pe.poolElementId]);
+});
+
+Deno.test("close() ends a registration that is still hunting, and so does its signal", async () => {
+  const unreachable = [{ hostname: "127.0.0.1", port: closedPort() }];
+  const pe = registerPoolElement(
+    peOptions(unreachable, { serverHuntMs: 60_000, retranMaxMs: 60_000 }),
   );
+  await withDeadline(pe.close(), 1000, "close()");
+  await pe.finished;
+  await assert.rejects(pe.update({}), { name: "AsapRequestError", code: "closed" });
+
+  const controller = new AbortController();
+  const aborted = registerPoolElement(
+    peOptions(unreachable, {
+      serverHuntMs: 60_000,
+      retranMaxMs: 60_000,
+      signal: controller.signal,
+    }),
+  );
+  const update = aborted.update({ policy: { type: PolicyType.leastUsed, load: 1 } });
+  controller.abort();
+  await withDeadline(aborted.finished, 1000, "the registration to finish");
+  await assert.rejects(update, { name: "AsapRequestError", code: "closed" });
 });
 
 Deno.test("reregistrationInterval() is min(10 min, life - 20 s), half the life below 40 s", () => {

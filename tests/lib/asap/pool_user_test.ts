@@ -173,6 +173,27 @@ Deno.test("resolve() fails with timeout after 1 + MAX-REQUEST-RETRANSMIT unanswe
   assert.equal(silent.count(RESOLUTION), 3);
 });
 
+Deno.test("resolve() rejects with the caller's abort reason while the shared request goes on", async () => {
+  await using registrar = await startTestRegistrar();
+  await using pe = await registeredElement(registrar.address, 7000);
+  await using tap = startWireTap(registrar.address);
+  tap.silent = true;
+  await using user = createPoolUser(userOptions([tap.address], { requestTimeoutMs: 300 }));
+  const controller = new AbortController();
+  const patient = user.resolve("EchoPool");
+  const impatient = user.resolve("EchoPool", { signal: controller.signal });
+  await withDeadline(tap.waitForCount(RESOLUTION, 1), EVENT_MS, "the first request");
+  controller.abort(new Error("user gave up"));
+  await assert.rejects(impatient, /user gave up/);
+  // The first request was swallowed; after T1 the retransmission goes through.
+  tap.silent = false;
+  const resolution = await withDeadline(patient, EVENT_MS, "the shared resolution");
+  assert.deepEqual(resolution.poolElements.map((element) => element.identifier), [
+    pe.poolElementId,
+  ]);
+  assert.equal(tap.count(RESOLUTION), 2);
+});
+
 Deno.test("createPoolUser() checks its options and close() fails later calls", async () => {
   const registrars = [{ hostname: "127.0.0.1", port: 3863 }];
   assert.throws(() => createPoolUser({ registrars, staleCacheMs: -1 }), {
