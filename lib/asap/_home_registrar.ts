@@ -102,11 +102,6 @@ export class HomeRegistrar {
     return this.#current;
   }
 
-  /** True once {@linkcode HomeRegistrar.close} was called. */
-  get closing(): boolean {
-    return this.#stop.signal.aborted;
-  }
-
   /**
    * Resolves with the open home link, hunting for one when there is none; concurrent callers
    * share one hunt, which stops when the last of them gives up.
