@@ -40,6 +40,22 @@ const MAX_CAUSE_INFO_LENGTH = MAX_RESPONSE_LENGTH - 12;
 /** HROPT Items asking for every PE that fits (draft-dreibholz-rserpool-asap-hropt). */
 const ALL_ITEMS = 0xffffffff;
 const NO_INFO = new Uint8Array(0);
+/** Answers held back for one write at most: the transport's write high-water mark. */
+const MAX_OUTBOX_BYTES = 64 * 1024;
+
+/**
+ * True when `promise` settles within a few microtasks: a message already in the read buffer
+ * does (one tick); one that needs the socket cannot, as I/O completes in a later event-loop turn.
+ */
+async function settlesAtOnce(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  const done = () => {
+    settled = true;
+  };
+  promise.then(done, done);
+  for (let tick = 0; tick < 3 && !settled; tick++) await null;
+  return settled;
+}
 
 /** Serves ASAP connections for one registrar. */
 export class AsapService {
@@ -59,17 +75,25 @@ export class AsapService {
   /**
    * Serves one connection until it ends; its PEs leave the handlespace when it does. Resolves
    * when the connection ended or failed in a way the transport has logged already.
+   *
+   * Answers to messages that arrived together leave together: they wait in the session's outbox
+   * until the next message is not already in the read buffer (or the outbox is full), so a
+   * pipelining peer gets one write per batch instead of one per answer.
    */
   async serve(connection: MessageConnection): Promise<void> {
     const session = new AsapSession(connection, this.#core.settings, this.#onKeepAliveTimeout);
     try {
-      for (let bytes = await connection.readMessage(); bytes !== null;) {
+      for (let next = connection.readMessage();;) {
+        if (session.outboxBytes > 0 && !(await settlesAtOnce(next))) await session.flush();
+        const bytes = await next;
+        if (bytes === null) break;
         session.heard();
-        const pending = this.#handle(session, bytes);
-        if (pending !== undefined) await pending;
-        bytes = await connection.readMessage();
+        this.#handle(session, bytes);
+        if (session.outboxBytes >= MAX_OUTBOX_BYTES) await session.flush();
+        next = connection.readMessage();
       }
       // End of stream between messages: send what was asked for, then close.
+      await session.flush();
       if (!connection.closed) await connection.flush();
     } catch (error) {
       // The transport logged why the connection closed; anything else is a bug to report.
@@ -95,69 +119,73 @@ export class AsapService {
     session.connection.close();
   };
 
-  /** Handles one message; returns the pending send, if any (awaiting it is the backpressure). */
-  #handle(session: AsapSession, bytes: Uint8Array): Promise<void> | undefined {
+  /** Handles one message; answers go to the session's outbox. */
+  #handle(session: AsapSession, bytes: Uint8Array): void {
     let message;
     try {
       message = decodeAsapMessage(bytes, this.#decodeOptions);
     } catch (error) {
       if (!(error instanceof WireError)) throw error;
-      return this.#answerWireError(session, error);
+      this.#answerWireError(session, error);
+      return;
     }
     // RFC 5354 §3: parameters of type 11xx are skipped, and each is reported in an Error.
     for (const parameter of message.unrecognizedParameters ?? []) {
-      void this.#sendError(session, ErrorCauseCode.unrecognizedParameter, parameter);
+      this.#sendError(session, ErrorCauseCode.unrecognizedParameter, parameter);
     }
     switch (message.type) {
       case AsapMessageType.registration:
-        return this.#register(session, message, bytes);
+        this.#register(session, message, bytes);
+        return;
       case AsapMessageType.deregistration:
-        return this.#deregister(session, message);
+        this.#deregister(session, message);
+        return;
       case AsapMessageType.handleResolution:
-        return session.send(this.#resolve(message));
+        session.send(this.#resolve(message));
+        return;
       case AsapMessageType.endpointKeepAliveAck:
         // Its arrival is the proof of life (AsapSession.heard).
-        return undefined;
+        return;
       case AsapMessageType.endpointUnreachable:
         this.#core.reportUnreachable(message.poolHandle, message.poolElementId);
-        return undefined;
+        return;
       case AsapMessageType.error:
         // Never answer an Error with an Error.
         this.#core.logger.warn("ASAP Error from {peer}: causes {causes}", {
           peer: session.connection.peer,
           causes: message.errorCauses.map((cause) => cause.code),
         });
-        return undefined;
+        return;
       default:
         // A message a registrar does not serve (PE/PU-bound types): RFC 5354 §3.12.3.
-        return this.#sendError(session, ErrorCauseCode.unrecognizedMessage, bytes);
+        this.#sendError(session, ErrorCauseCode.unrecognizedMessage, bytes);
     }
   }
 
-  #answerWireError(session: AsapSession, error: WireError): Promise<void> | undefined {
+  #answerWireError(session: AsapSession, error: WireError): void {
     if (!error.report) {
       this.#core.logger.debug("Discarding a message from {peer}: {error}", {
         peer: session.connection.peer,
         error: error.message,
       });
-      return undefined;
+      return;
     }
     this.#core.logger.info("Answering a bad message from {peer} with an Error: {error}", {
       peer: session.connection.peer,
       error: error.message,
     });
-    return this.#sendError(session, error.causeCode, error.causeInfo ?? NO_INFO);
+    this.#sendError(session, error.causeCode, error.causeInfo ?? NO_INFO);
   }
 
-  #sendError(session: AsapSession, code: number, info: Uint8Array): Promise<void> {
+  #sendError(session: AsapSession, code: number, info: Uint8Array): void {
     const cause: ErrorCause = {
       code,
       info: info.length > MAX_CAUSE_INFO_LENGTH ? info.subarray(0, MAX_CAUSE_INFO_LENGTH) : info,
     };
-    return session.send(encodeAsapMessage({ type: AsapMessageType.error, errorCauses: [cause] }));
+    session.send(encodeAsapMessage({ type: AsapMessageType.error, errorCauses: [cause] }));
   }
 
-  #register(session: AsapSession, message: AsapRegistration, bytes: Uint8Array): Promise<void> {
+  #register(session: AsapSession, message: AsapRegistration, bytes: Uint8Array): void {
     const { poolHandle, poolElement } = message;
     const core = this.#core;
     // RFC 5352 §3.1 rule 4: this registrar is home, and records where it heard the PE from.
@@ -172,7 +200,8 @@ export class AsapService {
     const type = AsapMessageType.registrationResponse;
     const poolElementId = poolElement.identifier;
     if (result.ok) {
-      return session.send(encodeAsapMessage({ type, reject: false, poolHandle, poolElementId }));
+      session.send(encodeAsapMessage({ type, reject: false, poolHandle, poolElementId }));
+      return;
     }
     core.logger.info(
       "Refusing registration of PE {peId} in pool {pool} from {peer}: cause {cause}",
@@ -187,7 +216,7 @@ export class AsapService {
       code: result.cause,
       info: this.#refusalInfo(result.cause, message, bytes),
     }];
-    return session.send(
+    session.send(
       encodeAsapMessage({ type, reject: true, poolHandle, poolElementId, errorCauses }),
     );
   }
@@ -216,13 +245,14 @@ export class AsapService {
     }
   }
 
-  #deregister(session: AsapSession, message: AsapDeregistration): Promise<void> {
+  #deregister(session: AsapSession, message: AsapDeregistration): void {
     const { poolHandle, poolElementId } = message;
     const outcome = this.#core.deregister(poolHandle, poolElementId, session, "deregistration");
     const type = AsapMessageType.deregistrationResponse;
     if (outcome !== "not-owner") {
       // RFC 5352 §3.2: an unknown PE counts as deregistered.
-      return session.send(encodeAsapMessage({ type, poolHandle, poolElementId }));
+      session.send(encodeAsapMessage({ type, poolHandle, poolElementId }));
+      return;
     }
     // RFC 5352 §2.2.2: "a PE may only de-register itself".
     this.#core.logger.info("Refusing deregistration of PE {peId} in pool {pool} from {peer}", {
@@ -234,7 +264,7 @@ export class AsapService {
       code: ErrorCauseCode.rejectionDueToSecurityConsiderations,
       info: NO_INFO,
     }];
-    return session.send(encodeAsapMessage({ type, poolHandle, poolElementId, errorCauses }));
+    session.send(encodeAsapMessage({ type, poolHandle, poolElementId, errorCauses }));
   }
 
   /** RFC 5352 §3.3: the pool's overall policy and up to N of its PEs, or Unknown Pool Handle. */

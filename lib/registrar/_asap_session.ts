@@ -45,6 +45,8 @@ export class AsapSession implements PoolElementOwner {
   #probeSentAt = -1;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #rotation: Iterator<OwnedPoolElement> | undefined;
+  #outbox: Uint8Array[] = [];
+  #outboxBytes = 0;
   #closed = false;
   #timedOut = false;
 
@@ -80,9 +82,36 @@ export class AsapSession implements PoolElementOwner {
     }
   }
 
-  /** Queues `message` (see `MessageConnection.send`: awaiting it is the backpressure). */
-  send(message: Uint8Array): Promise<void> {
-    return this.connection.send(message);
+  /** Bytes of answers waiting in the outbox. */
+  get outboxBytes(): number {
+    return this.#outboxBytes;
+  }
+
+  /** Puts `message` in the outbox; {@linkcode AsapSession.flush} sends it. */
+  send(message: Uint8Array): void {
+    this.#outbox.push(message);
+    this.#outboxBytes += message.length;
+  }
+
+  /**
+   * Sends the outbox in one write; resolves as `MessageConnection.send` does (awaiting it is
+   * the backpressure).
+   */
+  flush(): Promise<void> {
+    const outbox = this.#outbox;
+    if (outbox.length === 0) return Promise.resolve();
+    let batch = outbox[0]!;
+    if (outbox.length > 1) {
+      batch = new Uint8Array(this.#outboxBytes);
+      let at = 0;
+      for (const message of outbox) {
+        batch.set(message, at);
+        at += message.length;
+      }
+    }
+    this.#outbox = [];
+    this.#outboxBytes = 0;
+    return this.connection.send(batch);
   }
 
   /** Starts supervising once the connection owns a PE. */
@@ -170,8 +199,10 @@ export class AsapSession implements PoolElementOwner {
     this.#arm(this.#settings.keepAliveTimeoutMs);
   }
 
-  // A failed send closes the connection, and its PEs leave when the read loop ends.
+  // Sent at once, behind any answers waiting. A failed send closes the connection, and its PEs
+  // leave when the read loop ends.
   #sendQuietly(message: Uint8Array): void {
-    this.connection.send(message).catch(() => {});
+    this.send(message);
+    this.flush().catch(() => {});
   }
 }

@@ -397,10 +397,11 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
       pool: describeHandle(detail.handle),
       reason: detail.reason,
     });
+    // Leaving is what operators look into (a timeout, reports); joins come by the thousand.
     if (type === "pe-removed") {
       this.#logger.info("PE {peId} left pool {pool} ({reason})", properties);
     } else if (type === "pe-added") {
-      this.#logger.info("PE {peId} joined pool {pool} ({reason})", properties);
+      this.#logger.debug("PE {peId} joined pool {pool} ({reason})", properties);
     } else {
       this.#logger.debug("PE {peId} of pool {pool} updated ({reason})", properties);
     }

@@ -548,3 +548,22 @@ Deno.test("Registrar.shutdown() removes the PEs of its connections with reason s
   );
   await pe.closedByPeer();
 });
+
+Deno.test("Registrar answers pipelined requests in order, each once", async () => {
+  await using registrar = start();
+  await using peer = await connectAsap(registrar.addr.port);
+  const count = 300;
+  const sends: Promise<void>[] = [];
+  for (let id = 1; id <= count; id++) {
+    sends.push(peer.send(registration("Pipe", poolElement(id))));
+    sends.push(peer.send(resolution(id % 2 === 0 ? "Pipe" : "Nobody", 1)));
+  }
+  await Promise.all(sends);
+  for (let id = 1; id <= count; id++) {
+    const registered = expectType(await peer.receive(), AsapMessageType.registrationResponse);
+    assert.equal(registered.poolElementId, id);
+    const resolved = expectType(await peer.receive(), AsapMessageType.handleResolutionResponse);
+    assert.equal(resolved.errorCauses === undefined, id % 2 === 0, `resolution after PE ${id}`);
+  }
+  assert.equal(registrar.handlespace.pool(handle("Pipe"))?.size, count);
+});
