@@ -179,6 +179,10 @@ export function firstInOrder(
     written = 1;
     if (count === 1) return 1;
   }
+  if (count <= SMALL_COUNT) {
+    const found = firstFewInOrder(heap, count, ctx, current, written);
+    if (found >= 0) return found;
+  }
   let frontier: Int32Array = ctx.frontier;
   let n = 0;
   let p = 0;
@@ -234,4 +238,54 @@ export function firstInOrder(
     }
   }
   return written;
+}
+
+/** Largest count served by {@linkcode firstFewInOrder}. */
+const SMALL_COUNT = 4;
+/** Candidates {@linkcode firstFewInOrder} holds before it gives up (≤ the frontier's length). */
+const SMALL_FRONTIER = 12;
+
+/**
+ * {@linkcode firstInOrder} after the root for a handful of PEs (a handle resolution asks for
+ * about three): the candidates are few, so a linear scan beats keeping them in a heap. Returns
+ * the number written, or -1 when too many entries were skipped (then the caller searches).
+ */
+function firstFewInOrder(
+  heap: TicketHeap,
+  count: number,
+  ctx: SelectionContext,
+  current: Float64Array,
+  written: number,
+): number {
+  const slots = heap.slots;
+  const keys = heap.keys;
+  const tickets = heap.tickets;
+  const size = heap.size;
+  const frontier = ctx.frontier;
+  let n = 0;
+  let p = 0;
+  for (;;) {
+    if (2 * p + 1 < size) frontier[n++] = 2 * p + 1;
+    if (2 * p + 2 < size) frontier[n++] = 2 * p + 2;
+    if (n === 0) return written;
+    if (n > SMALL_FRONTIER) return -1;
+    let best = 0;
+    let bk = keys[frontier[0]!]!;
+    for (let i = 1; i < n; i++) {
+      const k = keys[frontier[i]!]!;
+      if (k < bk || (k === bk && tickets[frontier[i]!]! < tickets[frontier[best]!]!)) {
+        best = i;
+        bk = k;
+      }
+    }
+    p = frontier[best]!;
+    frontier[best] = frontier[--n]!;
+    if (bk === Infinity) return written;
+    const slot = slots[p]!;
+    if (current[slot] === tickets[p] && ctx.eligible(slot)) {
+      ctx.out[written] = slot;
+      ctx.positions[written++] = p;
+      if (written === count) return written;
+    }
+  }
 }

@@ -191,6 +191,7 @@ export class Handlespace {
   readonly #expiry = new TicketHeap();
   readonly #ctx = new SelectionContext(this.#t.store);
   readonly #poolsByHash = new Map<number, Pool>();
+  #recentPool: Pool | undefined = undefined;
   readonly #freePools: number[] = [];
   #poolCount = 0;
   /** Views handed out, by slot (one per PE, so callers may compare them). */
@@ -585,8 +586,12 @@ export class Handlespace {
   }
 
   #findPool(handle: Uint8Array): Pool | undefined {
+    // Requests come in runs for one pool: try the last pool found before hashing.
+    const recent = this.#recentPool;
+    if (recent !== undefined && sameBytes(recent.handle, handle)) return recent;
     let pool = this.#poolsByHash.get(hashHandle(handle));
     while (pool !== undefined && !sameBytes(pool.handle, handle)) pool = pool.nextWithHash;
+    if (pool !== undefined) this.#recentPool = pool;
     return pool;
   }
 
@@ -626,6 +631,7 @@ export class Handlespace {
       if (head !== undefined) head.nextWithHash = pool.nextWithHash;
     }
     this.#t.pools[pool.index] = undefined;
+    if (this.#recentPool === pool) this.#recentPool = undefined;
     this.#freePools.push(pool.index);
     this.#poolCount--;
   }

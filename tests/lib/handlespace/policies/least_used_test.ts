@@ -60,3 +60,16 @@ Deno.test("select() with LUD keeps exact keys past 2^32", () => {
   assert.deepEqual(ids(hs.select(ECHO_POOL, 1, 0)), [2]);
   assert.deepEqual(ids(hs.select(ECHO_POOL, 2, 0)), [2, 1]);
 });
+
+Deno.test("select() with Least Used skips many excluded PEs and keeps the order", () => {
+  const hs = new Handlespace();
+  registerAll(hs, Array.from({ length: 100 }, (_, i) => element(i + 1, LU((i * 37) % 100))));
+  // loads 0 … 99, each once; exclude the 60 least loaded
+  const byLoad = Array.from({ length: 100 }, (_, i) => i + 1).sort((a, b) =>
+    ((a - 1) * 37) % 100 - ((b - 1) * 37) % 100
+  );
+  const exclude = new Set(byLoad.slice(0, 60));
+  for (const n of [1, 3, 4, 5, 20]) {
+    assert.deepEqual(ids(hs.select(ECHO_POOL, n, 0, { exclude })), byLoad.slice(60, 60 + n));
+  }
+});
