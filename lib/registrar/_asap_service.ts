@@ -101,7 +101,13 @@ export class AsapService {
       if (error !== connection.closeReason && !closed) throw error;
     } finally {
       session.close();
-      this.#core.releaseAll(session, session.timedOut ? "keep-alive-timeout" : "connection-closed");
+      if (session.owned.size > 0) {
+        this.#core.logger.info("Connection from {peer} closed: its {count} PEs leave", {
+          peer: connection.peer,
+          count: session.owned.size,
+        });
+      }
+      this.#core.releaseAll(session, "connection-closed");
     }
   }
 
@@ -188,14 +194,13 @@ export class AsapService {
   #register(session: AsapSession, message: AsapRegistration, bytes: Uint8Array): void {
     const { poolHandle, poolElement } = message;
     const core = this.#core;
-    // RFC 5352 §3.1 rule 4: this registrar is home, and records where it heard the PE from.
+    // RFC 5352 §3.1 rule 4: this registrar is home, and records where it heard the PE from
+    // (never what the PE claims).
+    const { asapTransport: _claimed, ...fields } = poolElement;
+    const homeRegistrarId = core.settings.serverId;
     const element: PoolElementParameter = session.asapTransport === undefined
-      ? { ...poolElement, homeRegistrarId: core.settings.serverId }
-      : {
-        ...poolElement,
-        homeRegistrarId: core.settings.serverId,
-        asapTransport: session.asapTransport,
-      };
+      ? { ...fields, homeRegistrarId }
+      : { ...fields, homeRegistrarId, asapTransport: session.asapTransport };
     const result = core.register(poolHandle, element, session, "registration");
     const type = AsapMessageType.registrationResponse;
     const poolElementId = poolElement.identifier;

@@ -48,7 +48,6 @@ export class AsapSession implements PoolElementOwner {
   #outbox: Uint8Array[] = [];
   #outboxBytes = 0;
   #closed = false;
-  #timedOut = false;
 
   /** Supervises `connection`; `onTimeout` runs when a Keep-Alive goes unanswered. */
   constructor(
@@ -66,11 +65,6 @@ export class AsapSession implements PoolElementOwner {
   /** False once the connection closed. */
   get open(): boolean {
     return !this.#closed && !this.connection.closed;
-  }
-
-  /** True when the connection was given up because a Keep-Alive went unanswered. */
-  get timedOut(): boolean {
-    return this.#timedOut;
   }
 
   /** Notes that a message arrived: the peer is alive, and an outstanding Keep-Alive answered. */
@@ -162,7 +156,6 @@ export class AsapSession implements PoolElementOwner {
       if (waited < keepAliveTimeoutMs) {
         this.#arm(keepAliveTimeoutMs - waited);
       } else {
-        this.#timedOut = true;
         this.#onTimeout(this);
       }
       return;

@@ -42,6 +42,12 @@ const NON_UNIQUE: RegisterResult = Object.freeze({
 });
 
 const ENCODER = new TextEncoder();
+/** Reasons that remove every PE of one connection at once. */
+const BULK_REASONS: ReadonlySet<PoolElementChangeReason> = new Set([
+  "keep-alive-timeout",
+  "connection-closed",
+  "shutdown",
+]);
 
 /** A pool handle as bytes: strings are UTF-8 encoded. */
 function handleBytes(handle: string | Uint8Array): Uint8Array {
@@ -397,9 +403,12 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
       pool: describeHandle(detail.handle),
       reason: detail.reason,
     });
-    // Leaving is what operators look into (a timeout, reports); joins come by the thousand.
-    if (type === "pe-removed") {
+    // Leaving is what operators look into; joins come by the thousand, and so do the PEs of one
+    // connection, which its owner logs once.
+    if (type === "pe-removed" && !BULK_REASONS.has(detail.reason)) {
       this.#logger.info("PE {peId} left pool {pool} ({reason})", properties);
+    } else if (type === "pe-removed") {
+      this.#logger.debug("PE {peId} left pool {pool} ({reason})", properties);
     } else if (type === "pe-added") {
       this.#logger.debug("PE {peId} joined pool {pool} ({reason})", properties);
     } else {

@@ -70,8 +70,18 @@ Deno.test("Registration is accepted, stores this registrar as home and the TCP p
   await using registrar = start();
   await using pe = await connectAsap(registrar.addr.port);
   const added = nextChange(registrar, "pe-added");
+  // What the PE claims as its ASAP transport is not what the registrar records.
+  const claimed = {
+    ...poolElement(0x1001),
+    asapTransport: {
+      type: ParameterType.tcpTransport,
+      port: 1,
+      transportUse: TransportUse.dataOnly,
+      addresses: ["10.0.0.1"],
+    },
+  } as const;
   const answer = expectType(
-    await pe.request(registration("EchoPool", poolElement(0x1001))),
+    await pe.request(registration("EchoPool", claimed)),
     AsapMessageType.registrationResponse,
   );
   assert.equal(answer.reject, false);
