@@ -9,7 +9,6 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { listenerSchema, type MemberPolicy, memberPolicySchema } from "../config_store.ts";
 import {
@@ -57,7 +56,10 @@ export interface AdminAppOptions {
   readonly token?: string;
   /** Request and change logs. @default {getLogger(["poolgate", "admin"])} */
   readonly logger?: Logger;
-  /** Largest request body, larger ones get 413. @default {DEFAULT_ADMIN_MAX_BODY_BYTES} */
+  /**
+   * Largest request body read, larger ones get 413; routes that take no body do not read one.
+   * @default {DEFAULT_ADMIN_MAX_BODY_BYTES}
+   */
   readonly maxBodyBytes?: number;
 }
 
@@ -159,14 +161,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     const authenticate = bearerAuth(options.token);
     app.use((c, next) => OPEN_ADMIN_PATHS.includes(c.req.path) ? next() : authenticate(c, next));
   }
-  app.use(bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: () =>
-      problemResponse({
-        status: 413,
-        detail: `The body is larger than the limit of ${maxBodyBytes} bytes`,
-      }),
-  }));
+  const limit = { maxBytes: maxBodyBytes };
 
   // ─── Pools and members ───
 
@@ -174,7 +169,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.get("/v1/pools/:handle", async (c) => c.json(await backend.getPool(poolHandleParam(c))));
 
-  app.patch("/v1/pools/:handle", jsonBody(patchPoolRequestSchema), async (c) => {
+  app.patch("/v1/pools/:handle", jsonBody(patchPoolRequestSchema, limit), async (c) => {
     const handle = poolHandleParam(c);
     const change = c.req.valid("json");
     const settings = await backend.patchPoolSettings(handle, change);
@@ -182,7 +177,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     return c.json(settings);
   });
 
-  app.post("/v1/pools/:handle/members", jsonBody(addMemberRequestSchema), async (c) => {
+  app.post("/v1/pools/:handle/members", jsonBody(addMemberRequestSchema, limit), async (c) => {
     const handle = poolHandleParam(c);
     const body = c.req.valid("json");
     const member: NewStaticMember = { ...body, check: body.check ?? { kind: "connect" } };
@@ -201,22 +196,26 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     return c.json(await findMember(backend, poolHandleParam(c), peIdParam(c)));
   });
 
-  app.patch("/v1/pools/:handle/members/:peId", jsonBody(patchMemberRequestSchema), async (c) => {
-    const handle = poolHandleParam(c);
-    const peId = peIdParam(c);
-    const change = c.req.valid("json");
-    const { drain: _drain, maintenance: _maintenance, ...values } = change;
-    const member = await findMember(backend, handle, peId);
-    // A PE registered over ASAP owns its values: the backend refuses a change of them.
-    if (member.static && Object.keys(values).length > 0) checkPolicyValues(member, values);
-    const changed = await backend.patchMember(handle, peId, change);
-    logger.info("Changed pool element {peId} of pool {pool}: {change}", {
-      pool: handle,
-      peId,
-      change,
-    });
-    return c.json(changed);
-  });
+  app.patch(
+    "/v1/pools/:handle/members/:peId",
+    jsonBody(patchMemberRequestSchema, limit),
+    async (c) => {
+      const handle = poolHandleParam(c);
+      const peId = peIdParam(c);
+      const change = c.req.valid("json");
+      const { drain: _drain, maintenance: _maintenance, ...values } = change;
+      const member = await findMember(backend, handle, peId);
+      // A PE registered over ASAP owns its values: the backend refuses a change of them.
+      if (member.static && Object.keys(values).length > 0) checkPolicyValues(member, values);
+      const changed = await backend.patchMember(handle, peId, change);
+      logger.info("Changed pool element {peId} of pool {pool}: {change}", {
+        pool: handle,
+        peId,
+        change,
+      });
+      return c.json(changed);
+    },
+  );
 
   app.delete("/v1/pools/:handle/members/:peId", async (c) => {
     const handle = poolHandleParam(c);
@@ -248,7 +247,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.get("/v1/listeners", async (c) => c.json({ listeners: await backend.listListeners() }));
 
-  app.post("/v1/listeners", jsonBody(addListenerRequestSchema), async (c) => {
+  app.post("/v1/listeners", jsonBody(addListenerRequestSchema, limit), async (c) => {
     const body = c.req.valid("json");
     const record = { ...body, acceptProxyProtocol: body.acceptProxyProtocol ?? false };
     // The store's own checks: a pool for tcp listeners only, a suffix for tls and http only.

@@ -88,14 +88,60 @@ function isJsonMediaType(contentType: string | undefined): boolean {
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
+/** Options of {@linkcode jsonBody}. */
+export interface JsonBodyOptions {
+  /** Largest body read; a larger one gets 413 before it is parsed. */
+  readonly maxBytes: number;
+}
+
+/** A 413 problem naming the limit. */
+function tooLarge(maxBytes: number): Response {
+  return problemResponse({
+    status: 413,
+    detail: `The body is larger than the limit of ${maxBytes} bytes`,
+  });
+}
+
+/**
+ * The body of `request`, or undefined once it grows past `maxBytes` (the rest is not read).
+ * A Content-Length over the limit is refused before anything is read; a chunked body is
+ * counted as it arrives.
+ */
+async function readBoundedBody(
+  request: Request,
+  maxBytes: number,
+): Promise<Uint8Array | undefined> {
+  const length = Number(request.headers.get("content-length") ?? 0);
+  if (!(length <= maxBytes)) return undefined;
+  if (request.body === null) return new Uint8Array(0);
+  const chunks: BlobPart[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > maxBytes) {
+        await reader.cancel();
+        return undefined;
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return new Uint8Array(await new Blob(chunks).arrayBuffer());
+}
+
 /**
  * Middleware that reads the request body as JSON and checks it with `schema`; the handler gets
- * the result from `c.req.valid("json")`. The body's size is bounded before (by the app's body
- * limit). Not JSON as media type: 415; not UTF-8, not JSON, or not matching: 400 naming the
- * field.
+ * the result from `c.req.valid("json")`. Not JSON as media type: 415; over `maxBytes`: 413;
+ * not UTF-8, not JSON, or not matching: 400 naming the field.
  */
 export function jsonBody<S extends z.ZodType>(
   schema: S,
+  options: JsonBodyOptions,
 ): MiddlewareHandler<
   BlankEnv,
   string,
@@ -111,7 +157,8 @@ export function jsonBody<S extends z.ZodType>(
         field: "content-type",
       });
     }
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    const bytes = await readBoundedBody(c.req.raw, options.maxBytes);
+    if (bytes === undefined) return tooLarge(options.maxBytes);
     let text: string;
     try {
       text = UTF8.decode(bytes);
