@@ -9,6 +9,7 @@ import { type MessageConnection, TransportError } from "../transport/mod.ts";
 import {
   type AsapDeregistration,
   type AsapHandleResolution,
+  type AsapMessage,
   AsapMessageType,
   type AsapRegistration,
   decodeAsapMessage,
@@ -88,7 +89,7 @@ export class AsapService {
         const bytes = await next;
         if (bytes === null) break;
         session.heard();
-        this.#handle(session, bytes);
+        this.#handleContained(session, bytes);
         if (session.outboxBytes >= MAX_OUTBOX_BYTES) await session.flush();
         next = connection.readMessage();
       }
@@ -125,9 +126,24 @@ export class AsapService {
     session.connection.close();
   };
 
+  // A bug met by one message is logged and answered with 0x0 Unspecified Error; it must not
+  // take the connection's PEs down with it.
+  #handleContained(session: AsapSession, bytes: Uint8Array): void {
+    try {
+      this.#handle(session, bytes);
+    } catch (error) {
+      this.#core.logger.error("Cannot handle a message of type {type} from {peer}: {error}", {
+        type: bytes[0],
+        peer: session.connection.peer,
+        error,
+      });
+      this.#sendError(session, ErrorCauseCode.unspecifiedError, NO_INFO);
+    }
+  }
+
   /** Handles one message; answers go to the session's outbox. */
   #handle(session: AsapSession, bytes: Uint8Array): void {
-    let message;
+    let message: AsapMessage;
     try {
       message = decodeAsapMessage(bytes, this.#decodeOptions);
     } catch (error) {
@@ -329,7 +345,7 @@ export class AsapService {
         }
       }
       views.length = 0;
-      if (full || found < count) break;
+      if (full || found < count || chosen.length >= limit) break;
       exclude ??= new Set(chosen.map((element) => element.identifier));
     }
     return chosen;

@@ -577,3 +577,25 @@ Deno.test("Registrar answers pipelined requests in order, each once", async () =
   }
   assert.equal(registrar.handlespace.pool(handle("Pipe"))?.size, count);
 });
+
+Deno.test("A failure while handling one message is answered with 0x0 and the connection stays", async () => {
+  let fail = true;
+  const handlespace = new Handlespace({
+    onChange: () => {
+      if (fail) throw new Error("injected failure");
+    },
+  });
+  await using registrar = start({ handlespace });
+  await using pe = await connectAsap(registrar.addr.port);
+  const error = expectType(
+    await pe.request(registration("Fragile", poolElement(1))),
+    AsapMessageType.error,
+  );
+  assert.deepEqual(error.errorCauses.map((c) => c.code), [ErrorCauseCode.unspecifiedError]);
+  fail = false;
+  const answer = expectType(
+    await pe.request(registration("Fragile", poolElement(2))),
+    AsapMessageType.registrationResponse,
+  );
+  assert.equal(answer.reject, false);
+});
