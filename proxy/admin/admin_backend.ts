@@ -8,11 +8,12 @@
  * @module
  */
 import { errorCauseName } from "../../lib/wire/code_names.ts";
-import type { ListenerRecord, MemberPolicy, PoolSettingsRecord } from "../config_store.ts";
+import type { ListenerRecord, PoolSettingsRecord } from "../config_store.ts";
 import type {
   AddMemberRequest,
   ListenerView,
   MemberView,
+  PatchMemberRequest,
   PoolDetail,
   PoolSettingsView,
   PoolSummary,
@@ -26,15 +27,11 @@ import type { MetricsSnapshot } from "./metrics.ts";
 export type NewStaticMember = AddMemberRequest & Required<Pick<AddMemberRequest, "check">>;
 
 /**
- * A change to one pool element: its policy with the new values applied (already checked against
- * the policy's rules), and `drain` and `maintenance` set or cleared.
+ * A change to one pool element: new policy values (for a static member already checked against
+ * its policy by the app), and `drain` and `maintenance` set or cleared; only the fields given
+ * change.
  */
-export interface MemberChange {
-  /** The member's policy with the new values applied, when a policy value changes. */
-  readonly policy?: MemberPolicy;
-  readonly drain?: boolean;
-  readonly maintenance?: boolean;
-}
+export type MemberChange = PatchMemberRequest;
 
 /** A change to a pool's settings: only the fields given change. */
 export type PoolSettingsChange = Omit<PoolSettingsRecord, "pool">;
