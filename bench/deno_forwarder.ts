@@ -1,6 +1,7 @@
 /**
  * The smallest TCP forwarder Deno allows: round robin over backends, two pumps per connection
- * with `conn.read(buffer)` / `conn.write()` on reused buffers, half-close passed on with
+ * with `conn.read(buffer)` / `conn.write()` on reused buffers (kept in a free list across
+ * connections, so that no connection pays for zeroing fresh ones), half-close passed on with
  * `closeWrite()`, no timers, no failover, no logging. It is the runtime's own limit that
  * Poolgate's session proxy is measured against (bench/proxy_bench.md).
  *
@@ -11,6 +12,10 @@
 
 /** Bytes per read buffer; each connection holds two. */
 export const FORWARDER_BUFFER_SIZE = 64 * 1024;
+/** Idle buffers kept for the next connections. */
+export const FORWARDER_SPARE_BUFFERS = 256;
+
+const spare: Uint8Array[] = [];
 
 async function pump(from: Deno.TcpConn, to: Deno.TcpConn, buffer: Uint8Array): Promise<void> {
   try {
@@ -32,10 +37,10 @@ async function forward(client: Deno.TcpConn, port: number): Promise<void> {
     backend = await Deno.connect({ hostname: "127.0.0.1", port });
     client.setNoDelay(true);
     backend.setNoDelay(true);
-    await Promise.all([
-      pump(client, backend, new Uint8Array(FORWARDER_BUFFER_SIZE)),
-      pump(backend, client, new Uint8Array(FORWARDER_BUFFER_SIZE)),
-    ]);
+    const up = spare.pop() ?? new Uint8Array(FORWARDER_BUFFER_SIZE);
+    const down = spare.pop() ?? new Uint8Array(FORWARDER_BUFFER_SIZE);
+    await Promise.all([pump(client, backend, up), pump(backend, client, down)]);
+    if (spare.length < FORWARDER_SPARE_BUFFERS) spare.push(up, down);
   } catch {
     // Backend refused: the client is closed below.
   } finally {

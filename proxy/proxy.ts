@@ -28,7 +28,7 @@ export const DEFAULT_BUFFER_SIZE = 64 * 1024;
 /** Longest wait for a load balancer's PROXY protocol header. */
 export const DEFAULT_PROXY_HEADER_TIMEOUT_MS = 3_000;
 /** Longest PROXY protocol header accepted from a load balancer (v2 with TLVs). */
-export const DEFAULT_MAX_PROXY_HEADER_BYTES = DEFAULT_MAX_PROXY_HEADER_LENGTH;
+export const DEFAULT_MAX_PROXY_HEADER_BYTES: number = DEFAULT_MAX_PROXY_HEADER_LENGTH;
 /** How long `shutdown()` lets sessions finish before it closes them. */
 export const DEFAULT_DRAIN_MS = 10_000;
 /** Idle buffers kept for reuse by later sessions (the rest go to the garbage collector). */
@@ -311,7 +311,13 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
       this.emit("session-rejected", { client, reason });
       return;
     }
-    conn.setNoDelay(true);
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // Reset between accept and here: nothing to serve.
+      closeQuietly(conn);
+      return;
+    }
     const upBuffer = this.#buffers.pop() ?? new Uint8Array(this.#bufferSize);
     const downBuffer = this.#buffers.pop() ?? new Uint8Array(this.#bufferSize);
     const session = new Session({

@@ -47,17 +47,23 @@ export type FailoverCause =
 
 /** Detail of a "session-start" event: the session has its first pool element. */
 export interface SessionStartDetail {
+  /** The session's identifier. */
   readonly sessionId: number;
   /** The client as `host:port` (from the PROXY protocol header when the listener accepts one). */
   readonly client: string;
+  /** The pool handle. */
   readonly pool: string;
+  /** The pool element the session starts on. */
   readonly peId: number;
 }
 
 /** Detail of a "session-end" event, also the access log line's properties. */
 export interface SessionEndDetail {
+  /** The session's identifier. */
   readonly sessionId: number;
+  /** The client as `host:port`. */
   readonly client: string;
+  /** The pool handle. */
   readonly pool: string;
   /** Every pool element the session was connected to, in order. */
   readonly pes: readonly number[];
@@ -67,31 +73,43 @@ export interface SessionEndDetail {
   readonly bytesOut: number;
   /** Pool element changes: connect retries and migrations. */
   readonly failovers: number;
+  /** From accept to the end, in milliseconds. */
   readonly durationMs: number;
+  /** Why the session ended. */
   readonly reason: SessionEndReason;
 }
 
 /** Detail of a "failover" event: the session leaves `fromPeId` for `toPeId`. */
 export interface FailoverDetail {
+  /** The session's identifier. */
   readonly sessionId: number;
+  /** The pool handle. */
   readonly pool: string;
+  /** The pool element the session leaves. */
   readonly fromPeId: number;
   /** The pool element selected next; it may still fail to connect (another event follows). */
   readonly toPeId: number;
+  /** Why it leaves `fromPeId`. */
   readonly cause: FailoverCause;
 }
 
 /** Detail of a "session-rejected" event: a client closed at once, before any session. */
 export interface SessionRejectedDetail {
+  /** The client as `host:port`. */
   readonly client: string;
+  /** `maxSessions` reached, or the proxy is shutting down. */
   readonly reason: "max-sessions" | "shutting-down";
 }
 
 /** Event type → its detail. */
 export interface ProxyEventDetails {
+  /** A session has connected its first pool element. */
   "session-start": SessionStartDetail;
+  /** A session has ended (every accepted client gets one, also without a pool element). */
   "session-end": SessionEndDetail;
+  /** A session leaves a pool element for another. */
   "failover": FailoverDetail;
+  /** A client was closed at once, without a session. */
   "session-rejected": SessionRejectedDetail;
 }
 

@@ -35,14 +35,21 @@ import type { ResolvedPoolSettings } from "./settings.ts";
 
 /** What a session is doing, for the admin API's session list. */
 export interface SessionInfo {
+  /** The session's identifier. */
   readonly id: number;
+  /** The client as `host:port`. */
   readonly client: string;
+  /** The pool handle. */
   readonly pool: string;
   /** The pool element in use; undefined while connecting or failing over. */
   readonly peId: number | undefined;
+  /** Bytes read from the client. */
   readonly bytesIn: number;
+  /** Bytes written to the client. */
   readonly bytesOut: number;
+  /** Pool element changes so far. */
   readonly failovers: number;
+  /** Milliseconds since the client was accepted. */
   readonly ageMs: number;
 }
 
@@ -177,7 +184,9 @@ export class Session {
   /** Runs the session to its end; never rejects. */
   async run(): Promise<SessionEndDetail> {
     try {
-      const first = this.#proxyHeader === undefined ? undefined : await this.#readProxyHeader();
+      const first = this.#proxyHeader === undefined
+        ? undefined
+        : await this.#readProxyHeader(this.#proxyHeader);
       if (this.#reason === undefined) {
         this.#headerToPe = this.#encodeHeaderToPe();
         const leg = await this.#connectNext(undefined, undefined);
@@ -321,17 +330,29 @@ export class Session {
     if (finProbe === "off" || (answered && (this.#clientEof || finProbe === "if-unanswered"))) {
       return false;
     }
+    let probe: PeConnection;
     try {
-      const probe = await connectWithin(
+      probe = await connectWithin(
         this.#host.connect,
         leg.member.hostname,
         leg.member.port,
         this.#settings.connectTimeoutMs,
       );
-      closeQuietly(probe);
-      return false;
     } catch {
       return true;
+    }
+    // A dying process's listener may have queued the probe just before it closed: then a
+    // reset follows at once. Data, an EOF or silence mean someone is serving.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const settled = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.#settings.finProbeSettleMs);
+    });
+    const reset = probe.read(new Uint8Array(1)).then(() => false, (error) => isPeerGone(error));
+    try {
+      return await Promise.race([reset, settled]);
+    } finally {
+      clearTimeout(timer);
+      closeQuietly(probe);
     }
   }
 
@@ -501,8 +522,9 @@ export class Session {
    * Reads the PROXY protocol header of a trusted load balancer; returns the client bytes read
    * after it. A malformed, overlong or late header closes this client only.
    */
-  async #readProxyHeader(): Promise<Uint8Array | undefined> {
-    const { timeoutMs, maxLength } = this.#proxyHeader ?? { timeoutMs: 0, maxLength: 0 };
+  async #readProxyHeader(
+    { timeoutMs, maxLength }: NonNullable<SessionInit["proxyHeader"]>,
+  ): Promise<Uint8Array | undefined> {
     const buffer = new Uint8Array(maxLength);
     const step = this.#settings.replayBufferBytes;
     let have = 0;

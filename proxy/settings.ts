@@ -41,6 +41,13 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
 /** Confirm every FIN that could come from a crash (shared/DESIGN.md "Failure detection"). */
 export const DEFAULT_FIN_PROBE: FinProbe = "unless-done";
+/**
+ * How long a FIN probe that connected waits for a reset. A dying process may still complete the
+ * probe's handshake when its listening socket closes after the connection that sent the FIN (a
+ * lower file descriptor closes first); the queued probe is then reset within a fraction of a
+ * millisecond on a LAN. A live pool element's FIN reaches the client this much later.
+ */
+export const DEFAULT_FIN_PROBE_SETTLE_MS = 5;
 /** No PROXY protocol header towards pool elements unless the pool asks for one. */
 export const DEFAULT_PROXY_PROTOCOL: ProxyProtocolVersion = "off";
 
@@ -68,6 +75,11 @@ export interface PoolSettings {
   readonly proxyProtocol?: ProxyProtocolVersion;
   /** When a pool element's FIN is confirmed by a connect probe. @default {DEFAULT_FIN_PROBE} */
   readonly finProbe?: FinProbe;
+  /**
+   * How long a FIN probe that connected waits for a reset before the pool element counts as
+   * alive. @default {DEFAULT_FIN_PROBE_SETTLE_MS}
+   */
+  readonly finProbeSettleMs?: number;
 }
 
 /** {@linkcode PoolSettings} with every default filled in. */
@@ -92,6 +104,7 @@ export function resolvePoolSettings(
     idleTimeoutMs: settings.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     proxyProtocol: settings.proxyProtocol ?? DEFAULT_PROXY_PROTOCOL,
     finProbe: settings.finProbe ?? DEFAULT_FIN_PROBE,
+    finProbeSettleMs: settings.finProbeSettleMs ?? DEFAULT_FIN_PROBE_SETTLE_MS,
   };
   const what = `pool '${poolHandle}'`;
   checkOneOf(what, "failover", resolved.failover, ["migrate", "sever"]);
@@ -101,6 +114,7 @@ export function resolvePoolSettings(
   checkInteger(what, "replayBufferBytes", resolved.replayBufferBytes, 1);
   checkInteger(what, "connectTimeoutMs", resolved.connectTimeoutMs, 1);
   checkInteger(what, "idleTimeoutMs", resolved.idleTimeoutMs, 0);
+  checkInteger(what, "finProbeSettleMs", resolved.finProbeSettleMs, 0);
   return resolved;
 }
 

@@ -94,6 +94,32 @@ Deno.test("startProxy() passes a live PE's close on as a half-close, after a pro
   assert.equal(pe.accepted, 2, "the session and the FIN probe");
 });
 
+Deno.test("startProxy() takes a FIN as a crash when the probe is reset by the closing listener", async () => {
+  // A dying process closes the session's socket (FIN) just before its listener; the probe's
+  // handshake completes in the listener's queue and is reset when the listener closes.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await using pe2 = startTestServer(echoHandler);
+  const source = new RecordingSource({
+    [TEST_POOL]: [testMember(1, listener.addr.port), testMember(2, pe2.port)],
+  });
+  let connects = 0;
+  const connector: Connector = async (options) => {
+    const conn = await Deno.connect(options);
+    if (options.port === listener.addr.port && ++connects === 2) listener.close();
+    return conn;
+  };
+  await using proxy = startTestProxy(source, { connect: connector });
+  const failover = waitForProxyEvent(proxy, "failover", DEADLINE_MS);
+  using client = await connectTo(proxy);
+  const pe1 = await listener.accept();
+  pe1.close();
+  const moved = await failover;
+  assert.deepEqual([moved.fromPeId, moved.toPeId, moved.cause], [1, 2, "dead-fin"]);
+  await writeAll(client, new TextEncoder().encode("alive"));
+  assert.equal(new TextDecoder().decode(await readExactly(client, 5, DEADLINE_MS)), "alive");
+  assert.deepEqual(source.reports, [1]);
+});
+
 Deno.test("startProxy() with finProbe if-unanswered takes an answering PE's FIN as a close without a probe", async () => {
   await using pe = startTestServer(async (conn) => {
     await readExactly(conn, 4, DEADLINE_MS);
