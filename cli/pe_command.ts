@@ -26,7 +26,7 @@ import {
   startHealthCheck,
 } from "../lib/health/mod.ts";
 import { DEFAULT_ASAP_PORT } from "../lib/registrar/mod.ts";
-import { type ByteStream, TransportError } from "../lib/transport/mod.ts";
+import type { MessageConnector } from "../lib/transport/mod.ts";
 import {
   DEFAULT_MAX_POOL_HANDLE_LENGTH,
   parseIpAddress,
@@ -333,6 +333,8 @@ class PeSidecar implements Stoppable {
   #work: Promise<void> = Promise.resolve();
   /** Registrars reported unreachable since the PE last had a home: each is reported once. */
   readonly #unreachable = new Set<string>();
+  /** Connections to registrars established so far, to tell an overtaken attempt. */
+  #connected = 0;
   #stopping: Promise<void> | undefined;
 
   constructor(settings: SidecarSettings, logger: Logger) {
@@ -402,6 +404,7 @@ class PeSidecar implements Stoppable {
   #register(reason: string): void {
     const settings = this.#settings;
     this.#unreachable.clear();
+    const owner: { registration?: PoolElementRegistration } = {};
     const registration = registerPoolElement({
       registrars: settings.registrars,
       poolHandle: settings.poolHandle,
@@ -417,8 +420,9 @@ class PeSidecar implements Stoppable {
       serverHuntMs: settings.serverHuntMs,
       retranMaxMs: settings.retranMaxMs,
       poolElementId: this.#poolElementId,
-      connect: this.#connect,
+      connect: this.#connector(owner),
     });
+    owner.registration = registration;
     const again = this.#everRegistered;
     registration.addEventListener("registered", (event) => {
       this.#everRegistered = true;
@@ -461,26 +465,36 @@ class PeSidecar implements Stoppable {
     this.#registration = registration;
   }
 
-  /** Connects to a registrar as the library would, reporting each unreachable one once. */
-  readonly #connect = async (
-    options: { hostname: string; port: number; signal: AbortSignal },
-  ): Promise<ByteStream> => {
-    try {
-      const conn = await Deno.connect(options);
-      conn.setNoDelay(true);
-      return conn;
-    } catch (error) {
-      // An attempt the hunt called off (another registrar answered, T5 ran out, shutdown) says
-      // nothing about the registrar; a refusal or a connect timeout does.
-      const timedOut = options.signal.reason instanceof TransportError;
-      if (!options.signal.aborted || timedOut) this.#reportUnreachable(options, error);
-      throw error;
-    }
-  };
+  /**
+   * Connects to a registrar as the library does by default, and reports a registrar that cannot
+   * be reached while `owner` is the current registration.
+   */
+  #connector(owner: { registration?: PoolElementRegistration }): MessageConnector {
+    return async (options) => {
+      const connectedBefore = this.#connected;
+      try {
+        const conn = await Deno.connect(options);
+        this.#connected += 1;
+        conn.setNoDelay(true);
+        return conn;
+      } catch (error) {
+        // An attempt called off because another registrar answered in the meantime says nothing
+        // about this one; a refusal, a connect timeout or the end of a T5 round without any
+        // connection does. Attempts of a withdrawn registration are not reported.
+        const overtaken = this.#connected !== connectedBefore;
+        const current = owner.registration !== undefined &&
+          owner.registration === this.#registration;
+        if (!overtaken && current) {
+          this.#reportUnreachable(options, options.signal.aborted ? options.signal.reason : error);
+        }
+        throw error;
+      }
+    };
+  }
 
   #reportUnreachable(registrar: RegistrarAddress, error: unknown): void {
     const label = formatHostPort(registrar);
-    if (this.#unreachable.has(label) || this.#registration === undefined) return;
+    if (this.#unreachable.has(label)) return;
     this.#unreachable.add(label);
     this.#logger.warn(
       "Cannot reach registrar {registrar} ({error}): PE {peId} keeps hunting, waiting {serverHunt} to {retranMax} between rounds",

@@ -10,11 +10,12 @@ import assert from "node:assert/strict";
 import { startEchoProcess } from "../_support/echo_process.ts";
 import { type PoolgateProcess, spawnPoolgate } from "../_support/poolgate_process.ts";
 
+// Values in text log lines are quoted or bare depending on the formatter's version: `"?`.
 const LISTENING = /Registrar .* listening on "?127\.0\.0\.1:(\d+)/;
-const REGISTERED = /PE (0x[0-9a-f]{8}) registered in pool \S+ with home registrar/;
-const WITHDRAWN = /Backend down \((.*)\): PE 0x[0-9a-f]{8} withdrawn from pool/;
-const REGISTERED_AGAIN = /Backend up \(.*\): PE (0x[0-9a-f]{8}) registered in pool \S+ again/;
-const STAYS_OUT = /Backend down \((.*)\): PE 0x[0-9a-f]{8} stays out of pool/;
+const REGISTERED = /PE "?(0x[0-9a-f]{8})"? registered in pool \S+ with home registrar/;
+const WITHDRAWN = /Backend down \((.*)\): PE \S+ withdrawn from pool/;
+const REGISTERED_AGAIN = /Backend up \(.*\): PE "?(0x[0-9a-f]{8})"? registered in pool \S+ again/;
+const STAYS_OUT = /Backend down \((.*)\): PE \S+ stays out of pool/;
 /**
  * How long a transition may take to show in the log: the health check needs about
  * interval + fall × max(interval, timeout) = 500 ms with the defaults, a registration one round
@@ -150,11 +151,11 @@ Deno.test("peCommand registers the backend's address as a DATA ONLY PE and withd
   ]);
   const registered = await sidecar.waitForLine(REGISTERED, START_MS);
   const peId = REGISTERED.exec(registered)?.[1];
-  assert.match(registered, new RegExp(`home registrar 127\\.0\\.0\\.1:${registrar.port}`));
+  assert.match(registered, new RegExp(`home registrar "?127\\.0\\.0\\.1:${registrar.port}`));
   assert.match(registered, new RegExp(`peer=127\\.0\\.0\\.1:${backend.port}`));
   assert.match(
     await sidecar.waitForLine(/Cannot reach registrar/),
-    new RegExp(`Cannot reach registrar 127\\.0\\.0\\.1:${deadRegistrar} \\(.*refused`),
+    new RegExp(`Cannot reach registrar "?127\\.0\\.0\\.1:${deadRegistrar}"? \\(.*refused`),
   );
   assert.ok(sidecar.stderrLines.some((line) => /localhost taken as 127\.0\.0\.1/.test(line)));
 
@@ -178,7 +179,9 @@ Deno.test("peCommand registers the backend's address as a DATA ONLY PE and withd
   assert.match(WITHDRAWN.exec(withdrawn)?.[1] ?? "", /refused/i);
   assert.match(withdrawn, new RegExp(`peer=127\\.0\\.0\\.1:${backend.port}`));
   assert.equal(await resolvePool("EchoPool", registrar.port), undefined);
-  await registrar.process.waitForLine(/PE 0x[0-9a-f]{8} left pool EchoPool \(deregistration\)/);
+  await registrar.process.waitForLine(
+    /PE "?0x[0-9a-f]{8}"? left pool "?EchoPool"? \("?deregistration"?\)/,
+  );
   assert.equal(count(sidecar, /Cannot reach registrar/), 1);
 });
 
@@ -341,9 +344,9 @@ Deno.test("peCommand on SIGTERM deregisters the PE and exits 0", async () => {
   sidecar.child.kill("SIGTERM");
   const status = await sidecar.waitForExit(TRANSITION_MS);
   assert.equal(status.code, 0, sidecar.stderrLines.join("\n"));
-  assert.equal(count(sidecar, new RegExp(`PE ${peId} deregistered from pool TermPool`)), 1);
+  assert.equal(count(sidecar, new RegExp(`PE "?${peId}"? deregistered from pool "?TermPool`)), 1);
   await registrar.process.waitForLine(
-    new RegExp(`PE ${peId} left pool TermPool \\(deregistration\\)`),
+    new RegExp(`PE "?${peId}"? left pool "?TermPool"? \\("?deregistration"?\\)`),
     TRANSITION_MS,
   );
   assert.equal(await resolvePool("TermPool", registrar.port), undefined);
@@ -363,7 +366,7 @@ Deno.test("peCommand keeps hunting while no registrar answers and registers once
     ],
   ]);
   await sidecar.waitForLine(
-    new RegExp(`Cannot reach registrar 127\\.0\\.0\\.1:${port} .*keeps hunting`),
+    new RegExp(`Cannot reach registrar "?127\\.0\\.0\\.1:${port}"? .*keeps hunting`),
     START_MS,
   );
   await using registrar = await startRegistrar(`127.0.0.1:${port}`);
