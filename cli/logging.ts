@@ -52,7 +52,11 @@ function writeStderr(line: string): void {
 
 /** Text lines with the record's properties appended as `key=value`, so the peer is always shown. */
 const textWithProperties: TextFormatter = (() => {
-  const base = getTextFormatter({ timestamp: "date-time-timezone" });
+  // Strings print bare (not quoted) so text lines read as prose; other values as JSON.
+  const base = getTextFormatter({
+    timestamp: "date-time-timezone",
+    value: (value) => typeof value === "string" ? value : JSON.stringify(value) ?? String(value),
+  });
   return (record: LogRecord) => {
     const line = base(record).trimEnd();
     const props = Object.entries(record.properties)

@@ -23,6 +23,7 @@ import {
   DEFAULT_REGISTRAR_LOG_CATEGORY,
   MIN_KEEP_ALIVE_MS,
   type Registrar,
+  type RegistrarOptions,
   startRegistrar,
 } from "../lib/registrar/mod.ts";
 import {
@@ -30,7 +31,7 @@ import {
   DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS,
 } from "../lib/transport/mod.ts";
 import { CommandError, defineCommand } from "./command.ts";
-import { option, optionalOption } from "./flags.ts";
+import { type FlagValues, option, optionalOption } from "./flags.ts";
 import { LIFECYCLE_FLAGS, runUntilSignal } from "./lifecycle.ts";
 import { LOGGING_FLAGS, setUpLogging } from "./logging.ts";
 import {
@@ -145,6 +146,38 @@ export const REGISTRAR_FLAGS = {
   ...LIFECYCLE_FLAGS,
 };
 
+/** The registrar's options as `registrar` and `serve` take them from their flags. */
+export function registrarOptions(
+  values: FlagValues<typeof REGISTRAR_FLAGS>,
+): RegistrarOptions {
+  return {
+    hostname: values.asap.hostname,
+    port: values.asap.port,
+    ...(values.id === undefined ? {} : { serverId: values.id }),
+    keepAliveIntervalMs: values["keep-alive-interval"],
+    keepAliveTimeoutMs: values["keep-alive-timeout"],
+    maxBadPeReports: values["max-bad-pe-reports"],
+    handleResolutionItems: values["handle-resolution-items"],
+    maxConnections: values["max-connections"],
+    maxMessageLength: values["max-message-length"],
+    partialMessageTimeoutMs: values["partial-message-timeout"],
+    maxPools: values["max-pools"],
+    maxPoolElementsPerPool: values["max-pool-elements-per-pool"],
+    maxPoolElements: values["max-pool-elements"],
+    maxPoolHandleLength: values["max-pool-handle-length"],
+    maxHomeRegistrars: values["max-home-registrars"],
+  };
+}
+
+/** Turns a failure to bind `addresses` into one CLI line; other errors pass through. */
+export function bindFailure(error: unknown, addresses: string): unknown {
+  if (Object.values(Deno.errors).some((type) => error instanceof type)) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return new CommandError(`Cannot listen on ${addresses}: ${reason}`);
+  }
+  return error;
+}
+
 /** The `registrar` command. */
 export const registrarCommand = defineCommand({
   name: "registrar",
@@ -155,34 +188,11 @@ export const registrarCommand = defineCommand({
   async run({ values }) {
     await setUpLogging({ level: values["log-level"], format: values["log-format"] });
     const logger = getLogger([...DEFAULT_REGISTRAR_LOG_CATEGORY]);
-    const { hostname, port } = values.asap;
     let registrar: Registrar;
     try {
-      registrar = startRegistrar({
-        hostname,
-        port,
-        ...(values.id === undefined ? {} : { serverId: values.id }),
-        keepAliveIntervalMs: values["keep-alive-interval"],
-        keepAliveTimeoutMs: values["keep-alive-timeout"],
-        maxBadPeReports: values["max-bad-pe-reports"],
-        handleResolutionItems: values["handle-resolution-items"],
-        maxConnections: values["max-connections"],
-        maxMessageLength: values["max-message-length"],
-        partialMessageTimeoutMs: values["partial-message-timeout"],
-        maxPools: values["max-pools"],
-        maxPoolElementsPerPool: values["max-pool-elements-per-pool"],
-        maxPoolElements: values["max-pool-elements"],
-        maxPoolHandleLength: values["max-pool-handle-length"],
-        maxHomeRegistrars: values["max-home-registrars"],
-        logger,
-      });
+      registrar = startRegistrar({ ...registrarOptions(values), logger });
     } catch (error) {
-      // Binding failed (address in use or not available, permission): one line, exit 1.
-      if (Object.values(Deno.errors).some((type) => error instanceof type)) {
-        const reason = error instanceof Error ? error.message : String(error);
-        throw new CommandError(`Cannot listen on ${formatHostPort(values.asap)}: ${reason}`);
-      }
-      throw error;
+      throw bindFailure(error, formatHostPort(values.asap));
     }
     return await runUntilSignal(registrar, { logger, graceMs: values["shutdown-grace"] });
   },

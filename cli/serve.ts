@@ -1,11 +1,149 @@
-/** `main.ts serve`: the proxy with its embedded registrar (what `deno task start` runs). */
+/**
+ * `main.ts serve`: the proxy with its embedded registrar (what `deno task start` runs). It
+ * prints the effective addresses at start-up and, with no listener configured, how to add one.
+ *
+ * @module
+ */
 import { getLogger } from "@logtape/logtape";
+import { parseCEscapes } from "../lib/health/mod.ts";
+import {
+  DEFAULT_HEALTH_CHECK_FALL,
+  DEFAULT_HEALTH_CHECK_INTERVAL_MS,
+  DEFAULT_HEALTH_CHECK_RISE,
+  DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
+} from "../lib/health/mod.ts";
+import { policyFromSettings, type PolicyShortName } from "../lib/wire/policy_text.ts";
+import { type Poolgate, startPoolgate } from "../proxy/poolgate.ts";
+import { DEFAULT_DRAIN_MS, DEFAULT_MAX_SESSIONS } from "../proxy/proxy.ts";
+import type { PoolSettings } from "../proxy/settings.ts";
+import type { StaticMemberCheck, StaticMemberSpec } from "../proxy/static_members.ts";
 import { defineCommand } from "./command.ts";
-import { LIFECYCLE_FLAGS, runUntilSignal } from "./lifecycle.ts";
-import { LOGGING_FLAGS, setUpLogging } from "./logging.ts";
+import { runUntilSignal } from "./lifecycle.ts";
+import { setUpLogging } from "./logging.ts";
+import { type FlagValues, option, optionalOption, repeatable, UsageError } from "./flags.ts";
+import { bindFailure, REGISTRAR_FLAGS, registrarOptions } from "./registrar_command.ts";
+import { parseListen, parseMember, parsePool, type PoolSpec } from "./serve_values.ts";
+import { formatDuration, formatHostPort, integerIn, parseDuration } from "./values.ts";
 
-/** `serve`'s flags. */
-export const SERVE_FLAGS = { ...LOGGING_FLAGS, ...LIFECYCLE_FLAGS };
+/** `serve`'s flags: the registrar's, then the proxy's. */
+export const SERVE_FLAGS = {
+  ...REGISTRAR_FLAGS,
+  listen: repeatable(parseListen, {
+    description: "A front TCP listener bound to one pool (host default 127.0.0.1)",
+    valueName: "[HOST:]PORT=HANDLE",
+  }),
+  member: repeatable(parseMember, {
+    description:
+      "A static DATA ONLY member this registrar owns and health-checks; optional weight=N, priority=N, load=PCT, degradation=PCT",
+    valueName: "HANDLE=IP:PORT[,key=value…]",
+  }),
+  pool: repeatable(parsePool, {
+    description:
+      "Per-pool settings: policy, failover=migrate|sever, max-failovers, replay-buffer, connect-timeout, idle-timeout, proxy-protocol=off|v1|v2, fin-probe",
+    valueName: "HANDLE:key=value,…",
+  }),
+  "max-sessions": option(integerIn(1, 10_000_000), {
+    description: "Most proxied sessions at once",
+    valueName: "N",
+    default: String(DEFAULT_MAX_SESSIONS),
+  }),
+  "drain-timeout": option(parseDuration, {
+    description: "How long sessions may go on after SIGTERM before they are closed",
+    valueName: "DURATION",
+    default: formatDuration(DEFAULT_DRAIN_MS),
+  }),
+  "check-send": optionalOption(parseCEscapes, {
+    description: "Bytes a static member's health check sends (C escapes: \\n, \\r, \\xNN)",
+    valueName: "TEXT",
+  }),
+  "check-expect": optionalOption(parseCEscapes, {
+    description: "Bytes the reply must contain (without send/expect, a TCP connect suffices)",
+    valueName: "TEXT",
+  }),
+  "check-interval": option(parseDuration, {
+    description: "Time between health checks of a static member",
+    valueName: "DURATION",
+    default: formatDuration(DEFAULT_HEALTH_CHECK_INTERVAL_MS),
+  }),
+  "check-timeout": option(parseDuration, {
+    description: "Longest health check (connect, send and reply)",
+    valueName: "DURATION",
+    default: formatDuration(DEFAULT_HEALTH_CHECK_TIMEOUT_MS),
+  }),
+  "check-fall": option(integerIn(1, 1000), {
+    description: "Failed checks in a row that withdraw a static member",
+    valueName: "N",
+    default: String(DEFAULT_HEALTH_CHECK_FALL),
+  }),
+  "check-rise": option(integerIn(1, 1000), {
+    description: "Passed checks in a row that bring it back",
+    valueName: "N",
+    default: String(DEFAULT_HEALTH_CHECK_RISE),
+  }),
+};
+
+type ServeValues = FlagValues<typeof SERVE_FLAGS>;
+
+function poolSpecs(values: ServeValues): Map<string, PoolSpec> {
+  const pools = new Map<string, PoolSpec>();
+  for (const spec of values.pool) {
+    const earlier = pools.get(spec.pool);
+    // Repeating --pool for one handle adds to its settings; later keys win.
+    const policy = spec.policy ?? earlier?.policy;
+    pools.set(spec.pool, {
+      pool: spec.pool,
+      ...(policy === undefined ? {} : { policy }),
+      settings: { ...earlier?.settings, ...spec.settings },
+    });
+  }
+  return pools;
+}
+
+function memberSpecs(values: ServeValues, pools: Map<string, PoolSpec>): StaticMemberSpec[] {
+  if ((values["check-send"] === undefined) !== (values["check-expect"] === undefined)) {
+    throw new UsageError("--check-send and --check-expect go together");
+  }
+  const check: StaticMemberCheck = {
+    intervalMs: values["check-interval"],
+    timeoutMs: values["check-timeout"],
+    fall: values["check-fall"],
+    rise: values["check-rise"],
+    ...(values["check-send"] ? { send: values["check-send"] } : {}),
+    ...(values["check-expect"] ? { expect: values["check-expect"] } : {}),
+  };
+  return values.member.map((member) => {
+    const name: PolicyShortName = pools.get(member.pool)?.policy ?? "rr";
+    return {
+      pool: member.pool,
+      hostname: member.hostname,
+      port: member.port,
+      policy: policyFromSettings({ name, ...member.values }),
+      check,
+    };
+  });
+}
+
+function announce(poolgate: Poolgate, values: ServeValues): void {
+  const logger = getLogger(["poolgate", "serve"]);
+  const asap = poolgate.registrar.addr;
+  logger.info("Registrar {serverId} serving ASAP on {asap}", {
+    serverId: `0x${poolgate.registrar.serverId.toString(16).padStart(8, "0")}`,
+    asap: formatHostPort(asap),
+  });
+  if (poolgate.proxy.addrs.length === 0) {
+    logger.info(
+      "No front listener configured: add one with --listen PORT=HANDLE (and servers with --member HANDLE=IP:PORT, or register them over ASAP)",
+    );
+  }
+  values.listen.forEach((spec, i) => {
+    const addr = poolgate.proxy.addrs[i];
+    if (addr === undefined) return;
+    logger.info("Proxy listening on {listen} for pool {pool}", {
+      listen: formatHostPort(addr),
+      pool: spec.pool,
+    });
+  });
+}
 
 /** The `serve` command. */
 export const serveCommand = defineCommand({
@@ -15,15 +153,30 @@ export const serveCommand = defineCommand({
   flags: SERVE_FLAGS,
   positionals: { min: 0, max: 0 },
   async run({ values }) {
+    const pools = poolSpecs(values);
+    const members = memberSpecs(values, pools);
     await setUpLogging({ level: values["log-level"], format: values["log-format"] });
     const logger = getLogger(["poolgate", "serve"]);
-    const { promise: finished, resolve } = Promise.withResolvers<void>();
-    const running = runUntilSignal({ finished, shutdown: () => Promise.resolve(resolve()) }, {
-      logger,
-      graceMs: values["shutdown-grace"],
-    });
+    const poolSettings: Record<string, PoolSettings> = {};
+    for (const [pool, spec] of pools) poolSettings[pool] = spec.settings;
+    let poolgate: Poolgate;
+    try {
+      poolgate = startPoolgate({
+        registrar: registrarOptions(values),
+        listeners: values.listen.map(({ hostname, port, pool }) => ({ hostname, port, pool })),
+        pools: poolSettings,
+        members,
+        maxSessions: values["max-sessions"],
+        drainMs: values["drain-timeout"],
+      });
+    } catch (error) {
+      if (error instanceof RangeError) throw new UsageError(error.message);
+      const addresses = [values.asap, ...values.listen].map(formatHostPort).join(", ");
+      throw bindFailure(error, addresses);
+    }
+    const running = runUntilSignal(poolgate, { logger, graceMs: values["shutdown-grace"] });
     // Logged once the signal handlers exist, so a supervisor may signal as soon as it sees it.
-    logger.info("Poolgate is running; nothing is configured yet");
+    announce(poolgate, values);
     return await running;
   },
 });

@@ -147,9 +147,6 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
     checkInteger(what, "maxProxyHeaderBytes", this.#maxProxyHeaderBytes, PROXY_V1_MAX_LENGTH);
     checkInteger(what, "drainMs", this.#drainMs, 0);
     checkInteger(what, "spareBuffers", this.#spareBuffers, 0);
-    if (options.listeners.length === 0) {
-      throw new RangeError(`Cannot configure ${what} as 'listeners' must not be empty`);
-    }
     const settings = new Map<string, ResolvedPoolSettings>();
     for (const [handle, pool] of Object.entries(options.pools ?? {})) {
       settings.set(handle, resolvePoolSettings(handle, pool));
@@ -197,9 +194,11 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
     this.#signal = options.signal;
     if (this.#signal?.aborted) this.shutdown();
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
-    this.#logger.info("Listening on {addresses}", {
-      addresses: bound.map(({ listener, pool }) => `${formatAddress(listener.addr)}=${pool}`),
-    });
+    if (bound.length > 0) {
+      this.#logger.info("Listening on {addresses}", {
+        addresses: bound.map(({ listener, pool }) => `${formatAddress(listener.addr)}=${pool}`),
+      });
+    }
   }
 
   /** The first listener's address. */

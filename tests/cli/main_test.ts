@@ -35,9 +35,12 @@ Deno.test("main.ts answers misuse with one line on stderr and exit 2", async () 
   }
 });
 
-Deno.test("main.ts serve stops gracefully on SIGTERM and logs JSON lines", async () => {
-  await using proc = spawnPoolgate(["serve", "--log-format", "json"]);
-  const started = await proc.waitForLine(/Poolgate is running|listening/, 20_000);
+Deno.test("main.ts serve without listeners says how to add one, and stops on SIGTERM", async () => {
+  await using proc = spawnPoolgate(["serve", "--asap", "127.0.0.1:0", "--log-format", "json"]);
+  const started = await proc.waitForLine(
+    /No front listener configured: add one with --listen/,
+    20_000,
+  );
   assert.doesNotThrow(() => JSON.parse(started), "log lines are JSON");
   proc.child.kill("SIGTERM");
   const status = await proc.waitForExit(15_000);
