@@ -18,6 +18,7 @@ import {
 import {
   DEFAULT_HEALTH_CHECK_FALL,
   DEFAULT_HEALTH_CHECK_INTERVAL_MS,
+  DEFAULT_HEALTH_CHECK_MAX_REPLY_BYTES,
   DEFAULT_HEALTH_CHECK_RISE,
   DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
   type HealthChangeEvent,
@@ -75,11 +76,14 @@ export function parsePoolHandle(text: string): string {
   return text;
 }
 
-/** Parses `--backend`: `HOST:PORT` with a port from 1; whether HOST may be a name is decided later. */
-export function parseBackend(text: string): HostPort {
-  const backend = parseHostPort(text);
-  if (backend.port === 0) throw new RangeError("expected a port number from 1 to 65535");
-  return backend;
+/**
+ * Parses the address of a server to connect to (`--backend`, `--registrar`): `HOST:PORT` with a
+ * port from 1. Whether a backend's HOST may be a name is decided with `--advertise`.
+ */
+export function parseServerAddress(text: string): HostPort {
+  const address = parseHostPort(text);
+  if (address.port === 0) throw new RangeError("expected a port number from 1 to 65535");
+  return address;
 }
 
 /** Parses an IPv4 or IPv6 address (no brackets). */
@@ -123,12 +127,12 @@ export const PE_FLAGS = {
     description: "Pool handle the backend joins (required)",
     valueName: "HANDLE",
   }),
-  backend: optionalOption(parseBackend, {
+  backend: optionalOption(parseServerAddress, {
     description:
       "The legacy server: an IP address (or localhost, taken as 127.0.0.1) and port; registered as a DATA ONLY transport (required)",
     valueName: "IP:PORT",
   }),
-  registrar: repeatable((text) => parseHostPort(text), {
+  registrar: repeatable(parseServerAddress, {
     description: "Registrar to register with; repeat for a list to hunt among, in order",
     valueName: "HOST:PORT",
     default: [formatHostPort(DEFAULT_PE_REGISTRAR)],
@@ -276,6 +280,11 @@ function sidecarSettings(values: FlagValues<typeof PE_FLAGS>): SidecarSettings {
   if (expect !== undefined && expect.length === 0) {
     throw new UsageError("--check-expect is empty: leave out both --check-send and --check-expect");
   }
+  if (expect !== undefined && expect.length > DEFAULT_HEALTH_CHECK_MAX_REPLY_BYTES) {
+    throw new UsageError(
+      `--check-expect is longer than the ${DEFAULT_HEALTH_CHECK_MAX_REPLY_BYTES} reply bytes a check reads`,
+    );
+  }
   if (values["retran-max"] < values["server-hunt"]) {
     throw new UsageError("--retran-max must not be below --server-hunt");
   }
@@ -377,7 +386,13 @@ class PeSidecar implements Stoppable {
       state: event.type,
       reason: event.reason,
     });
-    this.#work = this.#work.then(() => this.#apply());
+    this.#work = this.#work.then(() => this.#apply()).catch((error: unknown) => {
+      // A bug here must not stop later transitions from being applied.
+      this.#logger.error("Cannot follow the backend's state {state}: {error}", {
+        state: event.type,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
   };
 
   /** Brings the registration in line with the backend's last verdict. */

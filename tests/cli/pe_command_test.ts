@@ -124,6 +124,7 @@ Deno.test("peCommand rejects bad flags in one line with exit 2", async () => {
     [["pe", "--pool", "EchoPool", "--backend", "example.com:7"], /registers an IP address, not/],
     [["pe", "--pool", "EchoPool", "--backend", "0.0.0.0:7"], /unspecified address/],
     [["pe", "--pool", "EchoPool", "--backend", "127.0.0.1:0"], /^Invalid value for --backend/],
+    [[...base, "--registrar", "127.0.0.1:0"], /^Invalid value for --registrar/],
   ];
   const results = await Promise.all(cases.map(async ([args]) => {
     await using proc = spawnPoolgate(args);
@@ -373,4 +374,23 @@ Deno.test("peCommand keeps hunting while no registrar answers and registers once
   await sidecar.waitForLine(REGISTERED, TRANSITION_MS);
   assert.equal(count(sidecar, /Cannot reach registrar/), 1, "reported once per outage");
   assert.equal((await resolvePool("HuntPool", registrar.port))?.poolElements.length, 1);
+});
+
+Deno.test("peCommand registers --advertise's address, and a refused PE stays out of the pool", async () => {
+  await using registrar = await startRegistrar();
+  await using backend = await startEchoProcess();
+  await using advertised = startSidecar("MixedPool", registrar.port, [
+    ...["--backend", `127.0.0.1:${backend.port}`, "--advertise", "192.0.2.7", "--policy", "rr"],
+  ]);
+  const peId = REGISTERED.exec(await advertised.waitForLine(REGISTERED, START_MS))?.[1];
+  // RFC 5352 §3.1: another policy type than the pool's is refused (0x5 Inconsistent Pooling
+  // Policy); the sidecar does not try again with the same contents.
+  await using refused = startSidecar("MixedPool", registrar.port, [
+    ...["--backend", `127.0.0.1:${backend.port}`, "--policy", "prio:priority=3"],
+  ]);
+  assert.match(await refused.waitForLine(/refused PE/, START_MS), /stays out/);
+  const answer = await resolvePool("MixedPool", registrar.port);
+  assert.deepEqual(answer?.poolElements.map((pe: { identifier: string }) => pe.identifier), [peId]);
+  assert.deepEqual(answer.poolElements[0].userTransport.addresses, ["192.0.2.7"]);
+  assert.equal(count(refused, REGISTERED), 0);
 });
