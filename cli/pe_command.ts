@@ -15,17 +15,7 @@ import {
   registerPoolElement,
   type RegistrarAddress,
 } from "../lib/asap/mod.ts";
-import {
-  DEFAULT_HEALTH_CHECK_FALL,
-  DEFAULT_HEALTH_CHECK_INTERVAL_MS,
-  DEFAULT_HEALTH_CHECK_MAX_REPLY_BYTES,
-  DEFAULT_HEALTH_CHECK_RISE,
-  DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
-  type HealthChangeEvent,
-  type HealthCheck,
-  parseCEscapes,
-  startHealthCheck,
-} from "../lib/health/mod.ts";
+import { type HealthChangeEvent, type HealthCheck, startHealthCheck } from "../lib/health/mod.ts";
 import { DEFAULT_ASAP_PORT } from "../lib/registrar/mod.ts";
 import type { MessageConnector } from "../lib/transport/mod.ts";
 import {
@@ -38,13 +28,13 @@ import {
 import { parsePolicyText, policyFromSettings } from "../lib/wire/policy_text.ts";
 import { defineCommand } from "./command.ts";
 import { type FlagValues, option, optionalOption, repeatable, UsageError } from "./flags.ts";
+import { HEALTH_CHECK_FLAGS, healthCheckSettings } from "./health_check_flags.ts";
 import { LIFECYCLE_FLAGS, runUntilSignal, type Stoppable } from "./lifecycle.ts";
 import { LOGGING_FLAGS, setUpLogging } from "./logging.ts";
 import {
   formatDuration,
   formatHostPort,
   type HostPort,
-  integerIn,
   parseDuration,
   parseHostPort,
 } from "./values.ts";
@@ -143,33 +133,7 @@ export const PE_FLAGS = {
     valueName: "NAME[:key=value,…]",
     default: DEFAULT_PE_POLICY,
   }),
-  "check-send": optionalOption(parseCEscapes, {
-    description: "Bytes each health check sends (C escapes: \\n, \\r, \\t, \\\\, \\0, \\xNN)",
-    valueName: "TEXT",
-  }),
-  "check-expect": optionalOption(parseCEscapes, {
-    description:
-      "Bytes the reply must contain; goes with --check-send (without both, a TCP connect suffices)",
-    valueName: "TEXT",
-  }),
-  "check-interval": duration(
-    "Time from one health check to the next",
-    DEFAULT_HEALTH_CHECK_INTERVAL_MS,
-  ),
-  "check-timeout": duration(
-    "Longest health check (connect, send and reply)",
-    DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
-  ),
-  "check-fall": option(integerIn(1, 1000), {
-    description: "Failed checks in a row that withdraw the PE",
-    valueName: "N",
-    default: String(DEFAULT_HEALTH_CHECK_FALL),
-  }),
-  "check-rise": option(integerIn(1, 1000), {
-    description: "Passed checks in a row that register it again",
-    valueName: "N",
-    default: String(DEFAULT_HEALTH_CHECK_RISE),
-  }),
+  ...HEALTH_CHECK_FLAGS,
   "registration-life": option(parseRegistrationLife, {
     description: "Registration Life sent to the registrar (renewed before it ends), or infinite",
     valueName: "DURATION",
@@ -272,19 +236,6 @@ interface SidecarSettings {
 function sidecarSettings(values: FlagValues<typeof PE_FLAGS>): SidecarSettings {
   if (values.pool === undefined) throw new UsageError("Missing --pool HANDLE; see --help");
   if (values.backend === undefined) throw new UsageError("Missing --backend IP:PORT; see --help");
-  const send = values["check-send"];
-  const expect = values["check-expect"];
-  if ((send === undefined) !== (expect === undefined)) {
-    throw new UsageError("--check-send and --check-expect go together: give both or neither");
-  }
-  if (expect !== undefined && expect.length === 0) {
-    throw new UsageError("--check-expect is empty: leave out both --check-send and --check-expect");
-  }
-  if (expect !== undefined && expect.length > DEFAULT_HEALTH_CHECK_MAX_REPLY_BYTES) {
-    throw new UsageError(
-      `--check-expect is longer than the ${DEFAULT_HEALTH_CHECK_MAX_REPLY_BYTES} reply bytes a check reads`,
-    );
-  }
   if (values["retran-max"] < values["server-hunt"]) {
     throw new UsageError("--retran-max must not be below --server-hunt");
   }
@@ -302,14 +253,7 @@ function sidecarSettings(values: FlagValues<typeof PE_FLAGS>): SidecarSettings {
     registrarTimeoutMs: values["registrar-timeout"],
     serverHuntMs: values["server-hunt"],
     retranMaxMs: values["retran-max"],
-    check: {
-      ...(send === undefined ? {} : { send }),
-      ...(expect === undefined ? {} : { expect }),
-      intervalMs: values["check-interval"],
-      timeoutMs: values["check-timeout"],
-      fall: values["check-fall"],
-      rise: values["check-rise"],
-    },
+    check: healthCheckSettings(values),
   };
 }
 

@@ -5,22 +5,16 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { parseCEscapes } from "../lib/health/mod.ts";
-import {
-  DEFAULT_HEALTH_CHECK_FALL,
-  DEFAULT_HEALTH_CHECK_INTERVAL_MS,
-  DEFAULT_HEALTH_CHECK_RISE,
-  DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
-} from "../lib/health/mod.ts";
 import { policyFromSettings, type PolicyShortName } from "../lib/wire/policy_text.ts";
 import { type Poolgate, startPoolgate } from "../proxy/poolgate.ts";
 import { DEFAULT_DRAIN_MS, DEFAULT_MAX_SESSIONS } from "../proxy/proxy.ts";
 import type { PoolSettings } from "../proxy/settings.ts";
 import type { StaticMemberCheck, StaticMemberSpec } from "../proxy/static_members.ts";
 import { defineCommand } from "./command.ts";
+import { HEALTH_CHECK_FLAGS, healthCheckSettings } from "./health_check_flags.ts";
 import { runUntilSignal } from "./lifecycle.ts";
 import { setUpLogging } from "./logging.ts";
-import { type FlagValues, option, optionalOption, repeatable, UsageError } from "./flags.ts";
+import { type FlagValues, option, repeatable, UsageError } from "./flags.ts";
 import { bindFailure, REGISTRAR_FLAGS, registrarOptions } from "./registrar_command.ts";
 import { parseListen, parseMember, parsePool, type PoolSpec } from "./serve_values.ts";
 import { formatDuration, formatHostPort, integerIn, parseDuration } from "./values.ts";
@@ -52,34 +46,7 @@ export const SERVE_FLAGS = {
     valueName: "DURATION",
     default: formatDuration(DEFAULT_DRAIN_MS),
   }),
-  "check-send": optionalOption(parseCEscapes, {
-    description: "Bytes a static member's health check sends (C escapes: \\n, \\r, \\xNN)",
-    valueName: "TEXT",
-  }),
-  "check-expect": optionalOption(parseCEscapes, {
-    description: "Bytes the reply must contain (without send/expect, a TCP connect suffices)",
-    valueName: "TEXT",
-  }),
-  "check-interval": option(parseDuration, {
-    description: "Time between health checks of a static member",
-    valueName: "DURATION",
-    default: formatDuration(DEFAULT_HEALTH_CHECK_INTERVAL_MS),
-  }),
-  "check-timeout": option(parseDuration, {
-    description: "Longest health check (connect, send and reply)",
-    valueName: "DURATION",
-    default: formatDuration(DEFAULT_HEALTH_CHECK_TIMEOUT_MS),
-  }),
-  "check-fall": option(integerIn(1, 1000), {
-    description: "Failed checks in a row that withdraw a static member",
-    valueName: "N",
-    default: String(DEFAULT_HEALTH_CHECK_FALL),
-  }),
-  "check-rise": option(integerIn(1, 1000), {
-    description: "Passed checks in a row that bring it back",
-    valueName: "N",
-    default: String(DEFAULT_HEALTH_CHECK_RISE),
-  }),
+  ...HEALTH_CHECK_FLAGS,
 };
 
 type ServeValues = FlagValues<typeof SERVE_FLAGS>;
@@ -100,17 +67,7 @@ function poolSpecs(values: ServeValues): Map<string, PoolSpec> {
 }
 
 function memberSpecs(values: ServeValues, pools: Map<string, PoolSpec>): StaticMemberSpec[] {
-  if ((values["check-send"] === undefined) !== (values["check-expect"] === undefined)) {
-    throw new UsageError("--check-send and --check-expect go together");
-  }
-  const check: StaticMemberCheck = {
-    intervalMs: values["check-interval"],
-    timeoutMs: values["check-timeout"],
-    fall: values["check-fall"],
-    rise: values["check-rise"],
-    ...(values["check-send"] ? { send: values["check-send"] } : {}),
-    ...(values["check-expect"] ? { expect: values["check-expect"] } : {}),
-  };
+  const check: StaticMemberCheck = healthCheckSettings(values);
   return values.member.map((member) => {
     const name: PolicyShortName = pools.get(member.pool)?.policy ?? "rr";
     return {
