@@ -211,14 +211,20 @@ function procStatusKib(key: string): number {
 
 /** The memory line of WORKLOAD.md §5, measured in this (fresh) process. */
 function memChild(policy: { name: string; type: number }, n: number): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc for memory figures");
+  const gc: unknown = Reflect.get(globalThis, "gc");
+  if (typeof gc !== "function") {
+    throw new Error("run with --v8-flags=--expose-gc for memory figures");
+  }
   const pes = workloadElements(n);
-  // Compile the registration path on a throwaway handlespace first: V8 keeps bytecode and
-  // feedback on the heap, and that is code, not per-PE data (RSPLIB's code is not in malloc).
-  const warm = new Handlespace();
-  registerAll(warm, policy.type, pes.slice(0, 200));
-  deregisterAll(warm, pes.slice(0, 200));
+  // Run the registration path on a throwaway handlespace until V8 has optimised it: bytecode,
+  // feedback and optimised code live on the heap, and they are code, not per-PE data (RSPLIB's
+  // code is not in malloc either).
+  const warmup = workloadElements(2000);
+  for (let round = 0; round < 5; round++) {
+    const warm = new Handlespace();
+    registerAll(warm, policy.type, warmup);
+    deregisterAll(warm, warmup);
+  }
   const hs = new Handlespace();
   const used = () => {
     gc();
@@ -316,10 +322,15 @@ async function main(): Promise<void> {
   const sizes = typeof values.pes === "string"
     ? values.pes.split(",").map(Number)
     : [100, 1000, 10000, 100000];
-  const want = new Set<Op>(
-    typeof values.ops === "string" ? values.ops.split(",") as Op[] : OPS,
-  );
-  for (const op of want) if (!OPS.includes(op)) throw new Error(`unknown op '${op}'`);
+  const want = new Set<Op>(OPS);
+  if (typeof values.ops === "string") {
+    want.clear();
+    for (const name of values.ops.split(",")) {
+      const op = OPS.find((o) => o === name);
+      if (op === undefined) throw new Error(`unknown op '${name}'`);
+      want.add(op);
+    }
+  }
   const minTime = typeof values["min-time"] === "string" ? Number(values["min-time"]) : 0.5;
   const minMs = (minTime > 0 ? minTime : 0.5) * 1000;
   console.log(
