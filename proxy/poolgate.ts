@@ -8,6 +8,7 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { type Registrar, type RegistrarOptions, startRegistrar } from "../lib/registrar/mod.ts";
 import type { HealthCheckConnect } from "../lib/health/mod.ts";
+import type { FrontListenerSpec } from "./front_listener.ts";
 import { type ListenerOptions, type SessionProxy, startProxy } from "./proxy.ts";
 import { RegistrarMemberSource } from "./registrar_member_source.ts";
 import type { PoolSettings } from "./settings.ts";
@@ -17,8 +18,8 @@ import { StaticMembers, type StaticMemberSpec } from "./static_members.ts";
 export interface PoolgateOptions {
   /** The embedded registrar (ASAP address, timers, bounds). */
   readonly registrar?: RegistrarOptions;
-  /** Front listeners, each bound to one pool. */
-  readonly listeners?: readonly ListenerOptions[];
+  /** Front listeners: `tcp` ones bound to one pool, `tls` and `http` ones naming it by host. */
+  readonly listeners?: readonly (FrontListenerSpec | ListenerOptions)[];
   /** Per-pool proxy settings. */
   readonly pools?: Readonly<Record<string, PoolSettings>>;
   /** Static members added at start-up. */
@@ -27,6 +28,10 @@ export interface PoolgateOptions {
   readonly maxSessions?: number;
   /** How long sessions may go on after a shutdown begins (proxy default when absent). */
   readonly drainMs?: number;
+  /** Longest wait for a ClientHello or request head (proxy default when absent). */
+  readonly frontTimeoutMs?: number;
+  /** Most bytes of a ClientHello or request head (proxy default when absent). */
+  readonly maxFrontBytes?: number;
   /** @default {getLogger(["poolgate"])} */
   readonly logger?: Logger;
   /** Opens health-check connections (tests). */
@@ -72,12 +77,17 @@ export function startPoolgate(options: PoolgateOptions = {}): Poolgate {
         );
       }
     }
+    // The pools of static members are known to the proxy while every member is down, so that a
+    // tls or http client asking for one is told "no pool element" rather than "no such pool".
+    const memberPools = Object.fromEntries((options.members ?? []).map(({ pool }) => [pool, {}]));
     proxy = startProxy({
       listeners: options.listeners ?? [],
       memberSource: new RegistrarMemberSource(registrar),
-      ...(options.pools ? { pools: options.pools } : {}),
+      pools: { ...memberPools, ...options.pools },
       ...(options.maxSessions === undefined ? {} : { maxSessions: options.maxSessions }),
       ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }),
+      ...(options.frontTimeoutMs === undefined ? {} : { frontTimeoutMs: options.frontTimeoutMs }),
+      ...(options.maxFrontBytes === undefined ? {} : { maxFrontBytes: options.maxFrontBytes }),
       logger: logger.getChild("proxy"),
     });
   } catch (error) {

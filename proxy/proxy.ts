@@ -1,14 +1,33 @@
 /**
- * The session proxy: listeners that each name a pool, sessions that forward a client's bytes to
- * a pool element chosen by the pool's policy, failover, the access log, and the `Deno.serve`
- * lifecycle (STYLE.md §11).
+ * The session proxy: front listeners that name a pool by port, TLS server name or HTTP Host,
+ * added and removed at run time; sessions that forward a client's bytes to a pool element chosen
+ * by the pool's policy; failover, the access log, and the `Deno.serve` lifecycle (STYLE.md §11).
  *
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import { formatAddress } from "../lib/transport/format_address.ts";
-import { type Connector, tcpConnector } from "./connector.ts";
-import type { PoolMemberSource } from "./member_source.ts";
+import { type Connector, type PeConnection, tcpConnector } from "./connector.ts";
+import {
+  DEFAULT_FRONT_TIMEOUT_MS,
+  DEFAULT_MAX_FRONT_BYTES,
+  type FrontRefusal,
+  frontRefusal,
+  readFrontRequest,
+  refuseFrontConnection,
+} from "./front_end.ts";
+import {
+  checkFrontListenerSpec,
+  defaultListenerId,
+  type FrontListenerInfo,
+  type FrontListenerSpec,
+  ListenerExistsError,
+} from "./front_listener.ts";
+import type {
+  PoolMemberAddress,
+  PoolMemberRemovedListener,
+  PoolMemberSource,
+} from "./member_source.ts";
 import { ProxyEventTarget, type SessionEndDetail } from "./proxy_events.ts";
 import { DEFAULT_MAX_PROXY_HEADER_LENGTH, PROXY_V1_MAX_LENGTH } from "./proxy_protocol.ts";
 import { closeQuietly, Session, type SessionHost, type SessionInfo } from "./session.ts";
@@ -19,8 +38,15 @@ import {
   resolvePoolSettings,
 } from "./settings.ts";
 
-/** Listeners bind to every interface unless told otherwise, as `Deno.listen` does. */
-export const DEFAULT_LISTEN_HOSTNAME = "0.0.0.0";
+export { DEFAULT_FRONT_TIMEOUT_MS, DEFAULT_MAX_FRONT_BYTES } from "./front_end.ts";
+export {
+  DEFAULT_LISTEN_HOSTNAME,
+  type FrontListenerInfo,
+  type FrontListenerKind,
+  type FrontListenerSpec,
+  ListenerExistsError,
+} from "./front_listener.ts";
+
 /** Most sessions at once; a client over it is closed at once. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
 /** Bytes per read buffer; each session holds two, one per direction. */
@@ -34,7 +60,10 @@ export const DEFAULT_DRAIN_MS = 10_000;
 /** Idle buffers kept for reuse by later sessions (the rest go to the garbage collector). */
 export const DEFAULT_SPARE_BUFFERS = 256;
 
-/** One listening address and the pool its clients are forwarded to. */
+/**
+ * A `tcp` listener written without `kind`, as listeners were given before they had kinds; new
+ * code passes a {@linkcode FrontListenerSpec}.
+ */
 export interface ListenerOptions {
   /** Address to bind. @default {DEFAULT_LISTEN_HOSTNAME} */
   readonly hostname?: string;
@@ -51,8 +80,11 @@ export interface ListenerOptions {
 
 /** Options of {@linkcode startProxy}. */
 export interface ProxyOptions {
-  /** The addresses to listen on, each naming its pool. */
-  readonly listeners: readonly ListenerOptions[];
+  /**
+   * The front listeners to bind at start; more can be added with `addListener()`.
+   * @default {[]}
+   */
+  readonly listeners?: readonly (FrontListenerSpec | ListenerOptions)[];
   /** Selection, failure reports and removal events of pool elements (the registrar). */
   readonly memberSource: PoolMemberSource;
   /** Settings per pool handle; a pool not named here gets every default. */
@@ -65,6 +97,13 @@ export interface ProxyOptions {
   readonly proxyHeaderTimeoutMs?: number;
   /** Longest incoming PROXY header. @default {DEFAULT_MAX_PROXY_HEADER_BYTES} */
   readonly maxProxyHeaderBytes?: number;
+  /**
+   * Longest wait of a `tls` or `http` listener for the ClientHello or request head, PROXY header
+   * included. @default {DEFAULT_FRONT_TIMEOUT_MS}
+   */
+  readonly frontTimeoutMs?: number;
+  /** Most bytes of a ClientHello's records or a request head. @default {DEFAULT_MAX_FRONT_BYTES} */
+  readonly maxFrontBytes?: number;
   /** Drain time of `shutdown()` without an argument and of `signal`. @default {DEFAULT_DRAIN_MS} */
   readonly drainMs?: number;
   /** Idle buffers kept for reuse. @default {DEFAULT_SPARE_BUFFERS} */
@@ -86,18 +125,50 @@ export interface ShutdownOptions {
 }
 
 interface BoundListener {
+  readonly info: FrontListenerInfo;
   readonly listener: Deno.TcpListener;
-  readonly pool: string;
-  readonly settings: ResolvedPoolSettings;
-  readonly acceptProxyProtocol: boolean;
+}
+
+/** Settings of a pool that has none of its own (the defaults do not depend on the handle). */
+const DEFAULT_POOL_SETTINGS: ResolvedPoolSettings = resolvePoolSettings("");
+
+/**
+ * The member source one front-routed session sees: its first selection is the pool element the
+ * front end already selected (to tell a pool without pool elements from one with), so the policy
+ * is asked once per session, as for `tcp` listeners.
+ */
+class PreselectedMemberSource implements PoolMemberSource {
+  readonly #source: PoolMemberSource;
+  #first: PoolMemberAddress | undefined;
+
+  constructor(source: PoolMemberSource, first: PoolMemberAddress) {
+    this.#source = source;
+    this.#first = first;
+  }
+
+  select(poolHandle: string, exclude: ReadonlySet<number>): PoolMemberAddress | undefined {
+    const first = this.#first;
+    this.#first = undefined;
+    if (first !== undefined && !exclude.has(first.peId)) return first;
+    return this.#source.select(poolHandle, exclude);
+  }
+
+  reportUnreachable(poolHandle: string, peId: number): void {
+    this.#source.reportUnreachable(poolHandle, peId);
+  }
+
+  onRemoved(listener: PoolMemberRemovedListener): () => void {
+    return this.#source.onRemoved(listener);
+  }
 }
 
 /**
- * Starts the session proxy. Binds every listener synchronously, so `addrs` holds the real ports
- * at once (also with port 0).
+ * Starts the session proxy. Binds every listener synchronously, so `addrs` and `listeners()`
+ * hold the real ports at once (also with port 0).
  *
- * @throws {RangeError} when an option is out of range; `Deno.errors.AddrInUse` and the like
- *   when a listener cannot bind (listeners bound before it are closed again).
+ * @throws {RangeError} when an option or a listener spec is out of range;
+ *   {@linkcode ListenerExistsError} when two listeners have one id; `Deno.errors.AddrInUse` and
+ *   the like when a listener cannot bind (listeners bound before it are closed again).
  */
 export function startProxy(options: ProxyOptions): SessionProxy {
   return new SessionProxy(options);
@@ -105,11 +176,10 @@ export function startProxy(options: ProxyOptions): SessionProxy {
 
 /** A running session proxy; see {@linkcode startProxy}. */
 export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
-  /** Where each listener is bound, in the order of `listeners`. */
-  readonly addrs: readonly Deno.NetAddr[];
   /** Resolves once the proxy has stopped: listeners closed, every session ended. */
   readonly finished: Promise<void>;
-  readonly #listeners: readonly BoundListener[];
+  /** Bound listeners by id, in the order they were added. */
+  readonly #listeners = new Map<string, BoundListener>();
   readonly #source: PoolMemberSource;
   readonly #logger: Logger;
   readonly #accessLogger: Logger;
@@ -117,9 +187,17 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
   readonly #bufferSize: number;
   readonly #proxyHeaderTimeoutMs: number;
   readonly #maxProxyHeaderBytes: number;
+  readonly #frontTimeoutMs: number;
+  readonly #maxFrontBytes: number;
   readonly #drainMs: number;
   readonly #spareBuffers: number;
+  /** Settings by pool handle, for sessions that start from now on. */
+  readonly #settings = new Map<string, ResolvedPoolSettings>();
   readonly #sessions = new Map<number, Session>();
+  /** `tls` and `http` connections whose pool is not known yet, and refused ones lingering. */
+  readonly #fronts = new Set<Promise<void>>();
+  /** Aborted when shutdown begins: stops the front ends' reads. */
+  readonly #stopping = new AbortController();
   /** pool handle → PE id → sessions on it, for removal events. */
   readonly #byMember = new Map<string, Map<number, Set<Session>>>();
   readonly #buffers: Uint8Array[] = [];
@@ -139,20 +217,20 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
     this.#bufferSize = options.bufferSize ?? DEFAULT_BUFFER_SIZE;
     this.#proxyHeaderTimeoutMs = options.proxyHeaderTimeoutMs ?? DEFAULT_PROXY_HEADER_TIMEOUT_MS;
     this.#maxProxyHeaderBytes = options.maxProxyHeaderBytes ?? DEFAULT_MAX_PROXY_HEADER_BYTES;
+    this.#frontTimeoutMs = options.frontTimeoutMs ?? DEFAULT_FRONT_TIMEOUT_MS;
+    this.#maxFrontBytes = options.maxFrontBytes ?? DEFAULT_MAX_FRONT_BYTES;
     this.#drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
     this.#spareBuffers = options.spareBuffers ?? DEFAULT_SPARE_BUFFERS;
     checkInteger(what, "maxSessions", this.#maxSessions, 1);
     checkInteger(what, "bufferSize", this.#bufferSize, 1);
     checkInteger(what, "proxyHeaderTimeoutMs", this.#proxyHeaderTimeoutMs, 1);
     checkInteger(what, "maxProxyHeaderBytes", this.#maxProxyHeaderBytes, PROXY_V1_MAX_LENGTH);
+    checkInteger(what, "frontTimeoutMs", this.#frontTimeoutMs, 1);
+    checkInteger(what, "maxFrontBytes", this.#maxFrontBytes, 1);
     checkInteger(what, "drainMs", this.#drainMs, 0);
     checkInteger(what, "spareBuffers", this.#spareBuffers, 0);
-    const settings = new Map<string, ResolvedPoolSettings>();
     for (const [handle, pool] of Object.entries(options.pools ?? {})) {
-      settings.set(handle, resolvePoolSettings(handle, pool));
-    }
-    for (const { pool } of options.listeners) {
-      if (!settings.has(pool)) settings.set(pool, resolvePoolSettings(pool));
+      this.#settings.set(handle, resolvePoolSettings(handle, pool));
     }
     this.#source = options.memberSource;
     this.#logger = options.logger ?? getLogger(["poolgate", "proxy"]);
@@ -166,39 +244,27 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
       failedOver: (detail) => this.emit("failover", detail),
     };
 
-    const bound: BoundListener[] = [];
     try {
-      for (const listener of options.listeners) {
-        bound.push({
-          listener: Deno.listen({
-            hostname: listener.hostname ?? DEFAULT_LISTEN_HOSTNAME,
-            port: listener.port,
-            transport: "tcp",
-          }),
-          pool: listener.pool,
-          settings: settings.get(listener.pool) ?? resolvePoolSettings(listener.pool),
-          acceptProxyProtocol: listener.acceptProxyProtocol ?? false,
-        });
+      for (const spec of options.listeners ?? []) {
+        this.#bind("kind" in spec ? spec : { ...spec, kind: "tcp" });
       }
     } catch (error) {
-      for (const { listener } of bound) closeQuietly(listener);
+      for (const { listener } of this.#listeners.values()) closeQuietly(listener);
       throw error;
     }
-    this.#listeners = bound;
-    this.addrs = bound.map(({ listener }) => listener.addr);
     this.finished = this.#finished.promise;
     this.#unsubscribe = this.#source.onRemoved((pool, peId, reason) =>
       this.#removed(pool, peId, reason)
     );
-    for (const listener of bound) this.#acceptLoop(listener);
+    for (const bound of this.#listeners.values()) this.#serve(bound);
     this.#signal = options.signal;
     if (this.#signal?.aborted) this.shutdown();
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
-    if (bound.length > 0) {
-      this.#logger.info("Listening on {addresses}", {
-        addresses: bound.map(({ listener, pool }) => `${formatAddress(listener.addr)}=${pool}`),
-      });
-    }
+  }
+
+  /** Where each listener is bound, in the order they were added. */
+  get addrs(): readonly Deno.NetAddr[] {
+    return [...this.#listeners.values()].map(({ listener }) => listener.addr);
   }
 
   /** The first listener's address. */
@@ -206,6 +272,59 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
     const [first] = this.addrs;
     if (first === undefined) throw new TypeError("Cannot get address: no listener");
     return first;
+  }
+
+  /** The bound listeners, in the order they were added, with their real ports. */
+  listeners(): FrontListenerInfo[] {
+    return [...this.#listeners.values()].map(({ info }) => ({ ...info }));
+  }
+
+  /**
+   * Binds a front listener (synchronously) and starts accepting on it. Without an id it gets
+   * {@linkcode defaultListenerId} of its kind, hostname and bound port.
+   *
+   * @throws {RangeError} when the spec is out of range; {@linkcode ListenerExistsError} when its
+   *   id is taken; `Deno.errors.AddrInUse` and the like when it cannot bind;
+   *   `Deno.errors.BadResource` once shutdown has begun.
+   */
+  addListener(spec: FrontListenerSpec): FrontListenerInfo {
+    if (this.#shutdown !== undefined) {
+      throw new Deno.errors.BadResource("Cannot add listener: the proxy is shutting down");
+    }
+    const bound = this.#bind(spec);
+    this.#serve(bound);
+    return { ...bound.info };
+  }
+
+  /**
+   * Closes the listening socket of listener `id`: new connections to it are refused, sessions
+   * and connections it accepted go on. False when there is no such listener.
+   */
+  removeListener(id: string): boolean {
+    const bound = this.#listeners.get(id);
+    if (bound === undefined) return false;
+    this.#listeners.delete(id);
+    closeQuietly(bound.listener);
+    this.#logger.info("Stopped listening on {address} (listener {listener})", {
+      address: formatAddress(bound.listener.addr),
+      listener: id,
+    });
+    return true;
+  }
+
+  /**
+   * Sets the settings of `pool` for the sessions that start from now on; running sessions keep
+   * the settings they started with. Fields left out take their defaults.
+   *
+   * @throws {RangeError} naming the pool and the field when a value is out of range.
+   */
+  setPoolSettings(pool: string, settings: PoolSettings): void {
+    this.#settings.set(pool, resolvePoolSettings(pool, settings));
+  }
+
+  /** The settings sessions of `pool` start with now (every default for a pool not configured). */
+  poolSettings(pool: string): ResolvedPoolSettings {
+    return this.#settings.get(pool) ?? DEFAULT_POOL_SETTINGS;
   }
 
   /** The sessions running now, oldest first. */
@@ -230,7 +349,8 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
 
   /**
    * Stops accepting, lets sessions finish for `drainMs`, then closes the rest; resolves with
-   * `finished`. Idempotent: later calls return the first call's promise.
+   * `finished`. Connections whose pool is not known yet are closed at once. Idempotent: later
+   * calls return the first call's promise.
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
     this.#shutdown ??= this.#stop(options.drainMs ?? this.#drainMs);
@@ -249,7 +369,8 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
   async #stop(drainMs: number): Promise<void> {
     checkInteger("shutdown", "drainMs", drainMs, 0);
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    for (const { listener } of this.#listeners) closeQuietly(listener);
+    for (const { listener } of this.#listeners.values()) closeQuietly(listener);
+    this.#stopping.abort(new Deno.errors.Interrupted("The proxy is shutting down"));
     this.#drained = Promise.withResolvers<void>();
     if (this.#sessions.size === 0) this.#drained.resolve();
     else {
@@ -268,9 +389,48 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
       clearTimeout(timer);
     }
     for (const session of this.#sessions.values()) session.close("shutdown");
-    await this.#drained.promise;
+    await Promise.all([this.#drained.promise, ...this.#fronts]);
     this.#unsubscribe();
     this.#finished.resolve();
+  }
+
+  /** Checks `spec`, binds it and records it under its id; the caller starts accepting. */
+  #bind(spec: FrontListenerSpec): BoundListener {
+    const checked = checkFrontListenerSpec(spec);
+    if (checked.id !== undefined && this.#listeners.has(checked.id)) {
+      throw new ListenerExistsError(checked.id);
+    }
+    const listener = Deno.listen({
+      hostname: checked.hostname,
+      port: checked.port,
+      transport: "tcp",
+    });
+    const port = listener.addr.port;
+    const id = checked.id ?? defaultListenerId(checked.kind, checked.hostname, port);
+    if (this.#listeners.has(id)) {
+      closeQuietly(listener);
+      throw new ListenerExistsError(id);
+    }
+    const bound = { info: { ...checked, id, port }, listener };
+    this.#listeners.set(id, bound);
+    return bound;
+  }
+
+  #serve(bound: BoundListener): void {
+    const { info, listener } = bound;
+    this.#logger.info(
+      info.kind === "tcp"
+        ? "Listening on {address} for pool {pool} (listener {listener})"
+        : "Listening on {address} for {kind} host names *{handleSuffix} (listener {listener})",
+      {
+        address: formatAddress(listener.addr),
+        listener: info.id,
+        kind: info.kind,
+        ...(info.pool === undefined ? {} : { pool: info.pool }),
+        ...(info.handleSuffix === undefined ? {} : { handleSuffix: info.handleSuffix }),
+      },
+    );
+    this.#acceptLoop(bound);
   }
 
   async #acceptLoop(bound: BoundListener): Promise<void> {
@@ -293,19 +453,20 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
-      this.#admit(conn, bound);
+      this.#admit(conn, bound.info);
     }
   }
 
-  #admit(conn: Deno.TcpConn, bound: BoundListener): void {
-    if (this.#sessions.size >= this.#maxSessions || this.#shutdown !== undefined) {
+  #admit(conn: Deno.TcpConn, info: FrontListenerInfo): void {
+    const busy = this.#sessions.size + this.#fronts.size;
+    if (busy >= this.#maxSessions || this.#shutdown !== undefined) {
       const reason = this.#shutdown === undefined ? "max-sessions" : "shutting-down";
       const client = formatAddress(conn.remoteAddr);
       closeQuietly(conn);
       this.#logger.warn("Closing client at once: {reason} ({count} sessions)", {
         peer: client,
         reason,
-        count: this.#sessions.size,
+        count: busy,
       });
       this.emit("session-rejected", { client, reason });
       return;
@@ -317,19 +478,119 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
       closeQuietly(conn);
       return;
     }
+    if (info.kind === "tcp" && info.pool !== undefined) {
+      this.#startSession(conn, info.pool, info.acceptProxyProtocol, undefined);
+      return;
+    }
+    const front = this.#route(conn, info).finally(() => {
+      this.#fronts.delete(front);
+    });
+    this.#fronts.add(front);
+  }
+
+  /** Reads a `tls` or `http` connection's host name, then starts its session or refuses it. */
+  async #route(conn: Deno.TcpConn, info: FrontListenerInfo): Promise<void> {
+    const kind = info.kind === "tls" ? "tls" : "http";
+    const signal = this.#stopping.signal;
+    let peer = formatAddress(conn.remoteAddr);
+    try {
+      const request = await readFrontRequest(conn, {
+        kind,
+        handleSuffix: info.handleSuffix ?? "",
+        proxyHeader: info.acceptProxyProtocol
+          ? { maxLength: this.#maxProxyHeaderBytes }
+          : undefined,
+        timeoutMs: this.#frontTimeoutMs,
+        maxBytes: this.#maxFrontBytes,
+        signal,
+      });
+      if (this.#shutdown !== undefined) {
+        closeQuietly(conn);
+        return;
+      }
+      if (!("status" in request)) {
+        await this.#refuse(conn, info, peer, request);
+        return;
+      }
+      const { host, pool, client } = request;
+      peer = formatAddress(client.remoteAddr);
+      if (pool === undefined) {
+        const detail = `${host} is not under ${info.handleSuffix}`;
+        await this.#refuse(conn, info, peer, frontRefusal(kind, "wrong-domain", detail, host));
+        return;
+      }
+      const member = this.#source.select(pool, new Set());
+      if (member === undefined) {
+        // A pool exists in the handlespace only while it has a pool element: one the proxy is
+        // configured for (settings, a tcp listener) is known without one.
+        const known = this.#settings.has(pool) ||
+          [...this.#listeners.values()].some((bound) => bound.info.pool === pool);
+        const refusal = known
+          ? frontRefusal(kind, "no-pe", `pool ${pool} has no pool element`, host)
+          : frontRefusal(kind, "unknown-pool", `no pool ${pool}`, host);
+        await this.#refuse(conn, info, peer, refusal);
+        return;
+      }
+      this.#startSession(client, pool, false, member);
+    } catch (error) {
+      closeQuietly(conn);
+      if (!signal.aborted) {
+        this.#logger.error("Front end of listener {listener} failed: {error}", {
+          peer,
+          listener: info.id,
+          error,
+        });
+      }
+    }
+  }
+
+  async #refuse(
+    conn: Deno.TcpConn,
+    info: FrontListenerInfo,
+    peer: string,
+    refusal: FrontRefusal,
+  ): Promise<void> {
+    this.#logger.info("Refusing client on listener {listener}: {reason}: {detail}", {
+      peer,
+      listener: info.id,
+      kind: info.kind,
+      reason: refusal.reason,
+      detail: refusal.detail,
+      ...(refusal.host === undefined ? {} : { host: refusal.host }),
+    });
+    await refuseFrontConnection(conn, refusal.reply, this.#stopping.signal);
+  }
+
+  /**
+   * Starts a session of `pool` for `client`; a `tcp` listener's session reads the PROXY header
+   * itself, a front-routed one comes with it read and its first pool element selected.
+   */
+  #startSession(
+    client: PeConnection,
+    pool: string,
+    readProxyHeader: boolean,
+    member: PoolMemberAddress | undefined,
+  ): void {
+    if (this.#shutdown !== undefined) {
+      closeQuietly(client);
+      return;
+    }
     const upBuffer = this.#buffers.pop() ?? new Uint8Array(this.#bufferSize);
     const downBuffer = this.#buffers.pop() ?? new Uint8Array(this.#bufferSize);
+    const host = member === undefined
+      ? this.#host
+      : { ...this.#host, memberSource: new PreselectedMemberSource(this.#source, member) };
     const session = new Session({
       id: ++this.#nextId,
-      pool: bound.pool,
-      settings: bound.settings,
-      client: conn,
+      pool,
+      settings: this.poolSettings(pool),
+      client,
       upBuffer,
       downBuffer,
-      proxyHeader: bound.acceptProxyProtocol
+      proxyHeader: readProxyHeader
         ? { timeoutMs: this.#proxyHeaderTimeoutMs, maxLength: this.#maxProxyHeaderBytes }
         : undefined,
-    }, this.#host);
+    }, host);
     this.#sessions.set(session.id, session);
     session.run().then((detail) => {
       // Both pumps are done: no read is pending into the buffers any more.
