@@ -11,6 +11,7 @@ import { errorCauseName } from "../../lib/wire/code_names.ts";
 import type { ListenerRecord, PoolSettingsRecord } from "../config_store.ts";
 import type {
   AddMemberRequest,
+  FailoverView,
   ListenerView,
   MemberView,
   PatchMemberRequest,
@@ -22,6 +23,12 @@ import type {
   SessionView,
 } from "./admin_schemas.ts";
 import type { MetricsSnapshot } from "./metrics.ts";
+
+/**
+ * How many failovers {@linkcode AdminBackend.recentFailovers} keeps by default: the newest 100,
+ * enough for the dashboard to show what happened lately, never a growing history.
+ */
+export const DEFAULT_RECENT_FAILOVERS = 100;
 
 /** A static member to add: the request with the health check filled in. */
 export type NewStaticMember = AddMemberRequest & Required<Pick<AddMemberRequest, "check">>;
@@ -73,6 +80,12 @@ export interface AdminBackend {
   failoverSession(id: number): Promise<void>;
   /** Closes a session at once. */
   closeSession(id: number): Promise<void>;
+  /**
+   * The most recent failovers, newest first: a bounded ring that keeps the last
+   * {@linkcode DEFAULT_RECENT_FAILOVERS} unless configured otherwise, fed by the proxy's
+   * "failover" events.
+   */
+  recentFailovers(): Promise<FailoverView[]>;
   /** Every front listener, by id. */
   listListeners(): Promise<ListenerView[]>;
   /** Binds and stores a listener; conflict when the id exists or the address is taken. */

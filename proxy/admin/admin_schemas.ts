@@ -191,6 +191,38 @@ export type SessionView = z.infer<typeof sessionViewSchema>;
 /** GET /v1/sessions. */
 export const sessionListSchema = z.object({ sessions: z.array(sessionViewSchema) });
 
+/**
+ * Why a session left a pool element: the proxy's `FailoverCause` (proxy/proxy_events.ts). The
+ * admin backend stores that type into this one, so a cause missing here fails type checking.
+ */
+export const failoverCauseSchema = z.enum([
+  "connect-refused",
+  "connect-failed",
+  "reset",
+  "dead-fin",
+  "removed",
+  "protocol-error",
+  "admin",
+]);
+
+/** One failover in GET /v1/failovers: a session leaving one pool element for another. */
+export const failoverViewSchema = z.object({
+  /** When the session left `fromPeId`, ISO 8601. */
+  at: z.iso.datetime(),
+  sessionId: z.int().min(1),
+  pool: poolHandleSchema,
+  /** The pool element the session left. */
+  fromPeId: identifier,
+  /** The pool element selected next; null when none was left and the session ended. */
+  toPeId: identifier.nullable(),
+  cause: failoverCauseSchema,
+});
+/** A recent failover. */
+export type FailoverView = z.infer<typeof failoverViewSchema>;
+
+/** GET /v1/failovers: the most recent failovers, newest first. */
+export const failoverListSchema = z.object({ failovers: z.array(failoverViewSchema) });
+
 /** A front listener as stored, and where it is bound now (null when it is not). */
 export const listenerViewSchema = z.object({
   ...listenerSchema.shape,

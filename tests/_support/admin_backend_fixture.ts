@@ -4,7 +4,8 @@
  * refusals: a pool's first pool element fixes its policy (another one is 0x5 Inconsistent
  * Pooling Policy), a PE id is unique in its pool (0x4), a pool holds a bounded number of PEs
  * (0x6), PEs that registered over ASAP own their registration (0xa for admin changes), a pool
- * exists while it has a PE, and a listener's id and address are unique. Not a stand-in for the
+ * exists while it has a PE, and a listener's id and address are unique; failovers are kept in a
+ * bounded ring, newest first, as the real adapter keeps them. Not a stand-in for the
  * real adapter: the serve wiring's tests cover that.
  *
  * @module
@@ -17,11 +18,13 @@ import {
   type AdminBackend,
   AdminConflictError,
   AdminNotFoundError,
+  DEFAULT_RECENT_FAILOVERS,
   type MemberChange,
   type NewStaticMember,
   type PoolSettingsChange,
 } from "../../proxy/admin/admin_backend.ts";
 import type {
+  FailoverView,
   ListenerView,
   MemberState,
   MemberView,
@@ -33,6 +36,7 @@ import type {
   SessionView,
 } from "../../proxy/admin/admin_schemas.ts";
 import type { MetricsSnapshot } from "../../proxy/admin/metrics.ts";
+import type { FailoverCause } from "../../proxy/proxy_events.ts";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_FAILOVER_MODE,
@@ -57,6 +61,8 @@ export interface AdminBackendFixtureOptions {
   readonly seed?: number;
   /** Most PEs per pool; one more is refused with 0x6. @default {16} */
   readonly maxPoolElementsPerPool?: number;
+  /** Failovers `recentFailovers()` keeps. @default {DEFAULT_RECENT_FAILOVERS} */
+  readonly maxRecentFailovers?: number;
 }
 
 /** A PE that registers over ASAP, as {@linkcode AdminBackendFixture.registerOverAsap} takes it. */
@@ -133,6 +139,9 @@ export class AdminBackendFixture implements AdminBackend {
   nowMs = FIXTURE_NOW_MS;
   readonly #random: () => number;
   readonly #maxPoolElementsPerPool: number;
+  readonly #maxRecentFailovers: number;
+  /** Newest first. */
+  readonly #recentFailovers: FailoverView[] = [];
   #nextSessionId = 1;
   #nextEphemeralPort = FIXTURE_FIRST_EPHEMERAL_PORT;
   #sessionsTotal = 0;
@@ -145,6 +154,7 @@ export class AdminBackendFixture implements AdminBackend {
   constructor(options: AdminBackendFixtureOptions = {}) {
     this.#random = mulberry32(options.seed ?? 1);
     this.#maxPoolElementsPerPool = options.maxPoolElementsPerPool ?? 16;
+    this.#maxRecentFailovers = options.maxRecentFailovers ?? DEFAULT_RECENT_FAILOVERS;
   }
 
   // ─── Test set-up: what the rest of Poolgate would do ───
@@ -196,6 +206,16 @@ export class AdminBackendFixture implements AdminBackend {
     session.bytesOut += bytesOut;
     this.#bytesIn += bytesIn;
     this.#bytesOut += bytesOut;
+  }
+
+  /**
+   * The proxy seeing the pool element of a connected session fail with `cause`: the session
+   * moves to another active member of its pool, or ends when there is none.
+   */
+  failSession(sessionId: number, cause: FailoverCause): void {
+    const session = this.#session(sessionId);
+    if (session.peId === null) throw new TypeError(`Session ${sessionId} has no pool element`);
+    this.#failover(session, cause);
   }
 
   /** A static member's health check result. */
@@ -325,6 +345,10 @@ export class AdminBackendFixture implements AdminBackend {
       this.#session(id);
       this.sessions.delete(id);
     });
+  }
+
+  recentFailovers(): Promise<FailoverView[]> {
+    return settle(() => this.#recentFailovers.map((failover) => ({ ...failover })));
   }
 
   listListeners(): Promise<ListenerView[]> {
@@ -483,7 +507,7 @@ export class AdminBackendFixture implements AdminBackend {
     }
   }
 
-  #failover(session: Session, cause: string): void {
+  #failover(session: Session, cause: FailoverCause): void {
     const pool = this.pools.get(session.pool);
     const next = [...pool?.values() ?? []].find((member) =>
       member.peId !== session.peId && this.#state(member) === "active"
@@ -491,6 +515,20 @@ export class AdminBackendFixture implements AdminBackend {
     const from = session.peId === null ? undefined : pool?.get(session.peId);
     if (from !== undefined) from.failovers++;
     this.#failovers[cause] = (this.#failovers[cause] ?? 0) + 1;
+    if (session.peId !== null) {
+      this.#recentFailovers.unshift({
+        at: new Date(this.nowMs).toISOString(),
+        sessionId: session.id,
+        pool: session.pool,
+        fromPeId: session.peId,
+        toPeId: next?.peId ?? null,
+        cause,
+      });
+      this.#recentFailovers.length = Math.min(
+        this.#recentFailovers.length,
+        this.#maxRecentFailovers,
+      );
+    }
     if (next === undefined) {
       // No other pool element: the session ends, as the proxy's "no-pe".
       this.sessions.delete(session.id);
