@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { formatDuration, parsePositiveDuration } from "./values.ts";
 
 /** A bad flag, value, environment variable or config key: one line on stderr, exit 2. */
 export class UsageError extends Error {
@@ -63,6 +64,15 @@ export function option<T>(
     defaultText: spec.default,
     resolve: (texts, name) => parseWith(parse, texts.at(-1) ?? spec.default, name),
   };
+}
+
+/** A flag taking a duration of at least 1 ms, with its default in milliseconds. */
+export function durationOption(description: string, defaultMs: number): Flag<number> {
+  return option(parsePositiveDuration, {
+    description,
+    valueName: "DURATION",
+    default: formatDuration(defaultMs),
+  });
 }
 
 /** A flag with one value and no default. */

@@ -12,22 +12,8 @@ import {
   DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
   parseCEscapes,
 } from "../lib/health/mod.ts";
-import { type FlagValues, option, optionalOption, UsageError } from "./flags.ts";
-import { formatDuration, integerIn, parseDuration } from "./values.ts";
-
-function positiveDuration(text: string): number {
-  const ms = parseDuration(text);
-  if (ms < 1) throw new RangeError("expected a duration of at least 1ms");
-  return ms;
-}
-
-function duration(description: string, defaultMs: number) {
-  return option(positiveDuration, {
-    description,
-    valueName: "DURATION",
-    default: formatDuration(defaultMs),
-  });
-}
+import { durationOption, type FlagValues, option, optionalOption, UsageError } from "./flags.ts";
+import { integerIn } from "./values.ts";
 
 /** `--check-*`: how a legacy server's health is checked. */
 export const HEALTH_CHECK_FLAGS = {
@@ -40,11 +26,11 @@ export const HEALTH_CHECK_FLAGS = {
       "Bytes the reply must contain; goes with --check-send (without both, a TCP connect suffices)",
     valueName: "TEXT",
   }),
-  "check-interval": duration(
+  "check-interval": durationOption(
     "Time from one health check to the next",
     DEFAULT_HEALTH_CHECK_INTERVAL_MS,
   ),
-  "check-timeout": duration(
+  "check-timeout": durationOption(
     "Longest health check (connect, send and reply)",
     DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
   ),

@@ -27,7 +27,14 @@ import {
 } from "../lib/wire/mod.ts";
 import { parsePolicyText, policyFromSettings } from "../lib/wire/policy_text.ts";
 import { defineCommand } from "./command.ts";
-import { type FlagValues, option, optionalOption, repeatable, UsageError } from "./flags.ts";
+import {
+  durationOption,
+  type FlagValues,
+  option,
+  optionalOption,
+  repeatable,
+  UsageError,
+} from "./flags.ts";
 import { HEALTH_CHECK_FLAGS, healthCheckSettings } from "./health_check_flags.ts";
 import { LIFECYCLE_FLAGS, runUntilSignal, type Stoppable } from "./lifecycle.ts";
 import { LOGGING_FLAGS, setUpLogging } from "./logging.ts";
@@ -97,20 +104,6 @@ export function parseRegistrationLife(text: string): number {
   return ms;
 }
 
-function positiveDuration(text: string): number {
-  const ms = parseDuration(text);
-  if (ms < 1) throw new RangeError("expected a duration of at least 1ms");
-  return ms;
-}
-
-function duration(description: string, defaultMs: number) {
-  return option(positiveDuration, {
-    description,
-    valueName: "DURATION",
-    default: formatDuration(defaultMs),
-  });
-}
-
 /** `pe`'s flags. */
 export const PE_FLAGS = {
   pool: optionalOption(parsePoolHandle, {
@@ -144,15 +137,15 @@ export const PE_FLAGS = {
       "IP address to register instead of the backend's (NAT, or a backend checked on another address)",
     valueName: "IP",
   }),
-  "registrar-timeout": duration(
+  "registrar-timeout": durationOption(
     "Longest wait for a registrar's answer to a registration (T2) or deregistration (T3)",
     DEFAULT_PE_REGISTRAR_TIMEOUT_MS,
   ),
-  "server-hunt": duration(
+  "server-hunt": durationOption(
     "T5-Serverhunt: first wait between rounds of connection attempts while no registrar answers",
     DEFAULT_SERVER_HUNT_MS,
   ),
-  "retran-max": duration(
+  "retran-max": durationOption(
     "RETRAN-MAX: the most the doubling wait between hunt rounds grows to",
     DEFAULT_RETRAN_MAX_MS,
   ),

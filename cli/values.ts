@@ -59,6 +59,13 @@ export function parseDuration(text: string): number {
   return Math.round(Number(match[1]) * (DURATION_UNITS[match[2] ?? "ms"] ?? 1));
 }
 
+/** Parses a duration of at least 1 ms. */
+export function parsePositiveDuration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms < 1) throw new RangeError("expected a duration of at least 1ms");
+  return ms;
+}
+
 /** Writes milliseconds as the shortest duration text that parses back to the same value. */
 export function formatDuration(ms: number): string {
   if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;

@@ -16,6 +16,7 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { isAbsolute, join } from "node:path";
 import { z } from "zod";
+import { POLICY_SHORT_NAMES } from "../lib/wire/policy_text.ts";
 import { parseCEscapes } from "../lib/health/c_escapes.ts";
 import { DEFAULT_MAX_POOL_HANDLE_LENGTH } from "../lib/wire/decode_options.ts";
 
@@ -86,17 +87,7 @@ export const hostnameSchema = z.string().regex(
 );
 
 /** The member selection policies Poolgate implements (RFC 5356 §4; `plu` and `rlu` from RSPLIB). */
-export const selectionPolicyNameSchema = z.enum([
-  "rr",
-  "wrr",
-  "rand",
-  "wrand",
-  "prio",
-  "lu",
-  "lud",
-  "plu",
-  "rlu",
-]);
+export const selectionPolicyNameSchema = z.enum(POLICY_SHORT_NAMES);
 /** A member selection policy name. */
 export type SelectionPolicyName = z.infer<typeof selectionPolicyNameSchema>;
 
