@@ -1,9 +1,10 @@
 /**
  * The HTTP admin API (docs/admin_api.md) as a Hono app: operators list and change pools,
- * members, sessions and listeners under /v1, and monitoring reads /metrics, /healthz and
- * /readyz. The app only translates HTTP to {@linkcode AdminBackend} calls: input is checked with
- * the config store's zod schemas, refusals come back as typed errors, and every error answer is
- * an RFC 9457 problem body. Binding it to a socket is admin_server.ts's job.
+ * members, sessions and listeners under /v1, monitoring reads /metrics, /healthz and /readyz,
+ * and GET / is the dashboard page (dashboard.ts). The app only translates HTTP to
+ * {@linkcode AdminBackend} calls: input is checked with the config store's zod schemas, refusals
+ * come back as typed errors, and every error answer is an RFC 9457 problem body. Binding it to a
+ * socket is admin_server.ts's job.
  *
  * @module
  */
@@ -25,6 +26,7 @@ import {
   patchPoolRequestSchema,
 } from "./admin_schemas.ts";
 import { bearerAuth } from "./bearer_auth.ts";
+import { dashboardHandler } from "./dashboard.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { createOpenApiDocument } from "./openapi.ts";
 import { problemResponse, ProblemType } from "./problem.ts";
@@ -42,8 +44,11 @@ import {
 
 /** Largest request body the admin API reads: 64 KiB, far above any valid request. */
 export const DEFAULT_ADMIN_MAX_BODY_BYTES = 64 * 1024;
-/** The paths that answer without a token: monitoring probes that reveal nothing. */
-export const OPEN_ADMIN_PATHS: readonly string[] = ["/healthz", "/readyz"];
+/**
+ * The paths that answer without a token, as they reveal nothing: the monitoring probes, and the
+ * dashboard page, which holds no data and asks the operator for the token itself.
+ */
+export const OPEN_ADMIN_PATHS: readonly string[] = ["/healthz", "/readyz", "/"];
 
 /** Options of {@linkcode createAdminApp}. */
 export interface AdminAppOptions {
@@ -243,6 +248,8 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     return c.body(null, 204);
   });
 
+  app.get("/v1/failovers", async (c) => c.json({ failovers: await backend.recentFailovers() }));
+
   // ─── Listeners ───
 
   app.get("/v1/listeners", async (c) => c.json({ listeners: await backend.listListeners() }));
@@ -302,7 +309,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     return c.body(openApi, 200, { "content-type": "application/json" });
   });
 
-  // GET / is left free for the dashboard.
+  app.get("/", dashboardHandler({ tokenRequired: options.token !== undefined }));
 
   // ─── Wrong method, unknown route, errors ───
 

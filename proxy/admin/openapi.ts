@@ -10,6 +10,7 @@ import { z } from "zod";
 import {
   addListenerRequestSchema,
   addMemberRequestSchema,
+  failoverListSchema,
   healthSchema,
   listenerListSchema,
   listenerViewSchema,
@@ -43,6 +44,7 @@ const RESPONSE_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Member: memberViewSchema,
   PoolSettings: poolSettingsViewSchema,
   SessionList: sessionListSchema,
+  FailoverList: failoverListSchema,
   ListenerList: listenerListSchema,
   Listener: listenerViewSchema,
   RegistrarStatus: registrarStatusSchema,
@@ -96,7 +98,7 @@ export interface AdminOperation {
   readonly body?: string;
   /** Status → component name of the JSON body, `null` for none, or a media type's text. */
   readonly responses: Readonly<Record<number, string | null | { text: string }>>;
-  /** True for the probes that need no token. */
+  /** True for the routes that need no token: the probes and the dashboard page. */
   readonly open?: boolean;
 }
 
@@ -185,6 +187,13 @@ export const ADMIN_OPERATIONS: readonly AdminOperation[] = [
   },
   {
     method: "get",
+    path: "/v1/failovers",
+    operationId: "listFailovers",
+    summary: "The most recent failovers, newest first (a bounded ring)",
+    responses: { 200: "FailoverList" },
+  },
+  {
+    method: "get",
     path: "/v1/listeners",
     operationId: "listListeners",
     summary: "Every front listener",
@@ -250,6 +259,14 @@ export const ADMIN_OPERATIONS: readonly AdminOperation[] = [
     operationId: "openApi",
     summary: "This document",
     responses: { 200: { text: "application/json" } },
+  },
+  {
+    method: "get",
+    path: "/",
+    operationId: "dashboard",
+    summary: "The dashboard page; it holds no data and reads the API with the operator's token",
+    responses: { 200: { text: "text/html" } },
+    open: true,
   },
 ];
 

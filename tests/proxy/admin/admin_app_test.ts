@@ -4,6 +4,7 @@ import { ErrorCauseCode } from "../../../lib/wire/codes.ts";
 import { createAdminApp } from "../../../proxy/admin/admin_app.ts";
 import type { AdminBackend } from "../../../proxy/admin/admin_backend.ts";
 import {
+  failoverListSchema,
   healthSchema,
   listenerListSchema,
   listenerViewSchema,
@@ -604,6 +605,40 @@ Deno.test("DELETE /v1/sessions/{id} closes it: 204, then 404", async () => {
   await expectProblem(await send(app, "DELETE", `/v1/sessions/${session.id}`), 404);
 });
 
+Deno.test("GET /v1/failovers lists the newest failovers first, as many as the backend keeps", async () => {
+  const backend = new AdminBackendFixture({ maxRecentFailovers: 2 });
+  const app = createAdminApp({ backend });
+  const empty = await expectJson(await send(app, "GET", "/v1/failovers"), 200, failoverListSchema);
+  assert.deepEqual(empty.failovers, []);
+  await seedWeb(backend);
+  const first = backend.openSession("web", "192.0.2.1:4000", 1);
+  const second = backend.openSession("web", "192.0.2.2:4000", 2);
+  backend.failSession(first.id, "reset");
+  backend.nowMs += 1000;
+  assert.equal((await send(app, "POST", `/v1/sessions/${second.id}/failover`)).status, 202);
+  backend.nowMs += 1000;
+  backend.failSession(first.id, "connect-refused");
+  const body = await expectJson(await send(app, "GET", "/v1/failovers"), 200, failoverListSchema);
+  assert.deepEqual(body.failovers, [
+    {
+      at: new Date(FIXTURE_NOW_MS + 2000).toISOString(),
+      sessionId: first.id,
+      pool: "web",
+      fromPeId: 2,
+      toPeId: 1,
+      cause: "connect-refused",
+    },
+    {
+      at: new Date(FIXTURE_NOW_MS + 1000).toISOString(),
+      sessionId: second.id,
+      pool: "web",
+      fromPeId: 2,
+      toPeId: 1,
+      cause: "admin",
+    },
+  ]);
+});
+
 Deno.test("session ids in paths must be positive decimal integers", async () => {
   const { app } = setUp();
   for (const id of ["0", "-1", "01", "1.5", "x", "9007199254740992", "0x1"]) {
@@ -780,11 +815,11 @@ Deno.test("createAdminApp() answers a wrong method with 405 and Allow", async ()
   assert.equal(options.headers.get("allow"), "GET, HEAD, PATCH, DELETE, OPTIONS");
 });
 
-Deno.test("createAdminApp() answers unknown routes with a 404 problem, GET / included", async () => {
+Deno.test("createAdminApp() answers unknown routes with a 404 problem", async () => {
   const { app } = setUp();
   for (
     const path of [
-      "/",
+      "/index.html",
       "/v2/pools",
       "/v1/pools/",
       "/v1/pools/web/members/1/x",
