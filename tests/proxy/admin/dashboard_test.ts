@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page, type Response } from "playwright-core";
 import { createAdminApp } from "../../../proxy/admin/admin_app.ts";
+import type { NewStaticMember } from "../../../proxy/admin/admin_backend.ts";
 import { type AdminServer, startAdminServer } from "../../../proxy/admin/admin_server.ts";
 import { createDashboardPage } from "../../../proxy/admin/dashboard.ts";
 import { AdminBackendFixture } from "../../_support/admin_backend_fixture.ts";
@@ -113,6 +114,15 @@ async function clickAndAwait(
   return response;
 }
 
+/** Adds a static member as the API would, checked by connect unless `check` says otherwise. */
+function addStatic(
+  backend: AdminBackendFixture,
+  pool: string,
+  member: Omit<NewStaticMember, "check"> & Partial<Pick<NewStaticMember, "check">>,
+) {
+  return backend.addMember(pool, { check: { kind: "connect" }, ...member });
+}
+
 async function stateOf(backend: AdminBackendFixture, pool: string, peId: number) {
   return (await backend.getPool(pool)).members.find((member) => member.peId === peId)?.state;
 }
@@ -148,11 +158,10 @@ Deno.test("createDashboardPage() inlines its script and style and allows only th
 
 Deno.test("createAdminApp() serves GET / without the token and with no data in it", async () => {
   const backend = new AdminBackendFixture();
-  await backend.addMember("secret-pool", {
+  await addStatic(backend, "secret-pool", {
     hostname: "secret-host.example",
     port: 8080,
     policy: { name: "rr" },
-    check: { kind: "connect" },
   });
   const app = createAdminApp({ backend, token: TOKEN });
   const page = await app.request("/");
@@ -215,12 +224,11 @@ Deno.test({
   async fn() {
     const backend = new AdminBackendFixture();
     for (const peId of [1, 2]) {
-      await backend.addMember("web", {
+      await addStatic(backend, "web", {
         hostname: `10.0.0.${peId}`,
         port: 80,
         peId,
         policy: { name: "rr" },
-        check: { kind: "connect" },
       });
     }
     backend.registerOverAsap("web", {
@@ -292,19 +300,14 @@ Deno.test({
     const backend = new AdminBackendFixture();
     // Start the fixture's clock at the real time, so that failover times read as today's.
     backend.nowMs = Date.now() - 3_600_000;
-    const web = [
-      { peId: 11, hostname: "10.0.0.11", weight: 3 },
-      { peId: 12, hostname: "10.0.0.12", weight: 3 },
-      { peId: 13, hostname: "10.0.0.13", weight: 1 },
-    ];
-    for (const { peId, hostname, weight } of web) {
-      await backend.addMember("web", {
-        hostname,
-        port: 8080,
-        peId,
-        policy: { name: "wrr", weight },
-        check: { kind: "connect" },
-      });
+    const web = (peId: number, weight: number) => ({
+      hostname: `10.0.0.${peId}`,
+      port: 8080,
+      peId,
+      policy: { name: "wrr", weight } as const,
+    });
+    for (const [peId, weight] of [[11, 3], [12, 3], [13, 1]] as const) {
+      await addStatic(backend, "web", web(peId, weight));
     }
     backend.registerOverAsap("web", {
       peId: 21,
@@ -314,7 +317,7 @@ Deno.test({
       policy: { name: "wrr", weight: 5 },
     });
     for (const [peId, load] of [[31, 35], [32, 72], [33, 91]] as const) {
-      await backend.addMember("db/primary", {
+      await addStatic(backend, "db/primary", {
         hostname: `db${peId}.internal`,
         port: 5432,
         peId,
@@ -345,13 +348,7 @@ Deno.test({
     await backend.failoverSession(sessions[2]!.id);
     backend.nowMs += 2_000;
     await backend.deleteMember("web", 13);
-    await backend.addMember("web", {
-      hostname: "10.0.0.13",
-      port: 8080,
-      peId: 13,
-      policy: { name: "wrr", weight: 1 },
-      check: { kind: "connect" },
-    });
+    await addStatic(backend, "web", web(13, 1));
     backend.setDown("web", 13, true);
 
     await using server = startAdminServer({ backend, port: 0 });
