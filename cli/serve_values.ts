@@ -1,5 +1,6 @@
 /**
  * The value forms of `serve`'s proxy flags: `--listen [HOST:]PORT=HANDLE`,
+ * `--listen-tls` and `--listen-http [HOST:]PORT`, `--handle-suffix .DOMAIN`,
  * `--member HANDLE=HOST:PORT[,key=value…]` and `--pool HANDLE:key=value,…`. Each parser throws a
  * `RangeError` saying what was expected; {@linkcode parseFlags} adds the flag's name.
  *
@@ -12,6 +13,7 @@ import type {
   PoolSettings,
   ProxyProtocolVersion,
 } from "../proxy/settings.ts";
+import { isHandleSuffix } from "../proxy/front_listener.ts";
 import { integerIn, oneOf, parseDuration, parseHostPort } from "./values.ts";
 
 /** Front listeners bind to loopback unless a host is given. */
@@ -32,6 +34,30 @@ export function parseListen(text: string): ListenSpec {
   }
   const address = parseHostPort(text.slice(0, equals), DEFAULT_LISTEN_HOST);
   return { ...address, pool: text.slice(equals + 1) };
+}
+
+/** A `--listen-tls` or `--listen-http` value: the pool comes from the host name asked for. */
+export interface HostListenSpec {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** Parses `[HOST:]PORT` of a listener that takes the pool from the host name. */
+export function parseHostListen(text: string): HostListenSpec {
+  if (text.includes("=")) {
+    throw new RangeError(
+      "expected [HOST:]PORT: the pool comes from the host name the client asks for, less --handle-suffix",
+    );
+  }
+  return parseHostPort(text, DEFAULT_LISTEN_HOST);
+}
+
+/** Parses a handle suffix: "." and a DNS host name, such as ".pool.example". */
+export function parseHandleSuffix(text: string): string {
+  if (!isHandleSuffix(text)) {
+    throw new RangeError('expected "." followed by a DNS name, such as .pool.example');
+  }
+  return text;
 }
 
 /** Policy values a member may carry, in operator units (percent for loads). */

@@ -144,7 +144,11 @@ export function checkFrontListenerSpec(spec: FrontListenerSpec): CheckedFrontLis
   };
 }
 
-function isHandleSuffix(suffix: string | undefined): suffix is string {
+/**
+ * True when `suffix` is "." followed by a DNS host name (letter-digit-hyphen labels, the last one
+ * not all digits), as a handle suffix must be.
+ */
+export function isHandleSuffix(suffix: string | undefined): suffix is string {
   return typeof suffix === "string" && suffix.startsWith(".") &&
     decodeHostname(new TextEncoder().encode(suffix.slice(1))) !== undefined;
 }

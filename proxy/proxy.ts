@@ -104,6 +104,13 @@ export interface ProxyOptions {
   readonly frontTimeoutMs?: number;
   /** Most bytes of a ClientHello's records or a request head. @default {DEFAULT_MAX_FRONT_BYTES} */
   readonly maxFrontBytes?: number;
+  /**
+   * Whether a pool that has no pool element now is one this instance serves (static members all
+   * down, say): a `tls` or `http` client asking for it is then told "no pool element" (HTTP 503,
+   * TLS close) rather than "no such pool" (HTTP 404, TLS alert unrecognized_name). Pools with
+   * settings and pools of `tcp` listeners count as known without it. @default {() => false}
+   */
+  readonly knownPool?: (pool: string) => boolean;
   /** Drain time of `shutdown()` without an argument and of `signal`. @default {DEFAULT_DRAIN_MS} */
   readonly drainMs?: number;
   /** Idle buffers kept for reuse. @default {DEFAULT_SPARE_BUFFERS} */
@@ -189,6 +196,7 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
   readonly #maxProxyHeaderBytes: number;
   readonly #frontTimeoutMs: number;
   readonly #maxFrontBytes: number;
+  readonly #knownPool: (pool: string) => boolean;
   readonly #drainMs: number;
   readonly #spareBuffers: number;
   /** Settings by pool handle, for sessions that start from now on. */
@@ -219,6 +227,7 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
     this.#maxProxyHeaderBytes = options.maxProxyHeaderBytes ?? DEFAULT_MAX_PROXY_HEADER_BYTES;
     this.#frontTimeoutMs = options.frontTimeoutMs ?? DEFAULT_FRONT_TIMEOUT_MS;
     this.#maxFrontBytes = options.maxFrontBytes ?? DEFAULT_MAX_FRONT_BYTES;
+    this.#knownPool = options.knownPool ?? (() => false);
     this.#drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
     this.#spareBuffers = options.spareBuffers ?? DEFAULT_SPARE_BUFFERS;
     checkInteger(what, "maxSessions", this.#maxSessions, 1);
@@ -522,9 +531,10 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
       const member = this.#source.select(pool, new Set());
       if (member === undefined) {
         // A pool exists in the handlespace only while it has a pool element: one the proxy is
-        // configured for (settings, a tcp listener) is known without one.
+        // configured for (settings, a tcp listener, the caller's word) is known without one.
         const known = this.#settings.has(pool) ||
-          [...this.#listeners.values()].some((bound) => bound.info.pool === pool);
+          [...this.#listeners.values()].some((bound) => bound.info.pool === pool) ||
+          this.#knownPool(pool);
         const refusal = known
           ? frontRefusal(kind, "no-pe", `pool ${pool} has no pool element`, host)
           : frontRefusal(kind, "unknown-pool", `no pool ${pool}`, host);

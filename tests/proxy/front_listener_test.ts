@@ -258,6 +258,7 @@ Deno.test("SessionProxy http listener refuses with 404, 421, 400, 431, 408 and 5
     const source = new StaticMemberSource({ web: [testMember(1, pe.port)] });
     await using proxy = startFrontProxy(source, {
       pools: { empty: {} },
+      knownPool: (pool) => pool === "down",
       maxFrontBytes: 1024,
       frontTimeoutMs: 300,
     });
@@ -269,6 +270,7 @@ Deno.test("SessionProxy http listener refuses with 404, 421, 400, 431, 408 and 5
       ["garbage", Uint8Array.of(22, 3, 1, 0, 5, 1, 0, 0, 1, 0), 400, "malformed"],
       ["oversized", get(`web${SUFFIX}`, `X-Pad: ${"a".repeat(2000)}\r\n`), 431, "too-large"],
       ["pool without PE", get(`empty${SUFFIX}`), 503, "no-pe"],
+      ["known pool without PE", get(`down${SUFFIX}`), 503, "no-pe"],
       ["slow", encoder.encode("GET / HTTP/1.1\r\nHost: web"), 408, "timeout"],
       // A FIN inside the head: nobody to answer.
       ["closed", encoder.encode("GET / HTTP/1.1\r\n"), undefined, "closed", true],
