@@ -57,6 +57,8 @@ export interface StaticMemberState {
   readonly health: HealthState;
   /** Whether the member is in the handlespace now (its check has not failed). */
   readonly registered: boolean;
+  /** Wall-clock milliseconds of its last change: added, new policy values, up or down. */
+  readonly changedAt: number;
 }
 
 /** The part of the registrar that static members use. */
@@ -74,6 +76,8 @@ export interface StaticMembersOptions {
   readonly random?: () => number;
   /** Opens health-check connections (tests). @default {Deno.connect} */
   readonly connect?: HealthCheckConnect;
+  /** Wall clock in milliseconds, for `changedAt`. @default {Date.now} */
+  readonly now?: () => number;
 }
 
 interface Member {
@@ -81,6 +85,7 @@ interface Member {
   readonly peId: number;
   readonly check: HealthCheck;
   registered: boolean;
+  changedAt: number;
 }
 
 /** The outcome of {@linkcode StaticMembers.add}: the member's PE id, or the registrar's refusal. */
@@ -92,12 +97,29 @@ function memberKey(pool: string, peId: number): string {
   return `${peId}\u0000${pool}`;
 }
 
+const FNV_OFFSET_BASIS = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * A PE identifier that depends only on the pool and the server's address (FNV-1a over
+ * `pool`, NUL, `hostname:port`; never 0), so that a member given by flag keeps its identifier
+ * across restarts and stored changes to it find it again.
+ */
+export function stableMemberId(pool: string, hostname: string, port: number): number {
+  let hash = FNV_OFFSET_BASIS;
+  for (const byte of new TextEncoder().encode(`${pool}\u0000${hostname}:${port}`)) {
+    hash = Math.imul(hash ^ byte, FNV_PRIME) >>> 0;
+  }
+  return hash === 0 ? 1 : hash;
+}
+
 /** The static members of one Poolgate instance, each with its health check. */
 export class StaticMembers implements AsyncDisposable {
   readonly #registrar: LocalRegistry;
   readonly #logger: Logger;
   readonly #random: () => number;
   readonly #connect: HealthCheckConnect | undefined;
+  readonly #now: () => number;
   readonly #members = new Map<string, Member>();
 
   /** Creates an empty set of static members registering with `options.registrar`. */
@@ -106,6 +128,7 @@ export class StaticMembers implements AsyncDisposable {
     this.#logger = options.logger ?? getLogger(["poolgate", "members"]);
     this.#random = options.random ?? Math.random;
     this.#connect = options.connect;
+    this.#now = options.now ?? Date.now;
   }
 
   /**
@@ -134,7 +157,7 @@ export class StaticMembers implements AsyncDisposable {
       ...spec.check,
       ...(this.#connect ? { connect: this.#connect } : {}),
     });
-    const member: Member = { spec, peId, check, registered: true };
+    const member: Member = { spec, peId, check, registered: true, changedAt: this.#now() };
     this.#members.set(memberKey(spec.pool, peId), member);
     check.addEventListener("down", (event) => this.#onDown(member, event.reason));
     check.addEventListener("up", () => this.#onUp(member));
@@ -156,30 +179,32 @@ export class StaticMembers implements AsyncDisposable {
       if (!result.ok) return result;
     }
     member.spec = spec;
+    member.changedAt = this.#now();
     return { ok: true, created: false };
   }
 
-  /** Removes a member and stops its check; false when there is none. */
+  /**
+   * Removes a member and stops its check; false when there is none. It leaves the handlespace
+   * before this returns its promise, so the same PE id may be added again at once.
+   */
   async remove(pool: string, peId: number): Promise<boolean> {
     const member = this.#members.get(memberKey(pool, peId));
     if (member === undefined) return false;
     this.#members.delete(memberKey(pool, peId));
-    await member.check.close();
     if (member.registered) this.#registrar.deregisterLocal(pool, peId);
+    await member.check.close();
     return true;
+  }
+
+  /** One member with its health; undefined when the pool has no such static member. */
+  get(pool: string, peId: number): StaticMemberState | undefined {
+    const member = this.#members.get(memberKey(pool, peId));
+    return member === undefined ? undefined : stateOf(member);
   }
 
   /** Every member with its health. */
   list(): StaticMemberState[] {
-    return [...this.#members.values()].map((m) => ({
-      pool: m.spec.pool,
-      peId: m.peId,
-      hostname: m.spec.hostname,
-      port: m.spec.port,
-      policy: m.spec.policy,
-      health: m.check.state,
-      registered: m.registered,
-    }));
+    return [...this.#members.values()].map(stateOf);
   }
 
   /** Stops every check and takes every member out of the handlespace; idempotent. */
@@ -200,6 +225,7 @@ export class StaticMembers implements AsyncDisposable {
   #onDown(member: Member, reason: string): void {
     if (!member.registered || !this.#members.has(memberKey(member.spec.pool, member.peId))) return;
     member.registered = false;
+    member.changedAt = this.#now();
     this.#registrar.deregisterLocal(member.spec.pool, member.peId);
     this.#logger.warn("Static member {peId} of pool {pool} is down ({reason}): withdrawn", {
       peId: member.peId,
@@ -216,6 +242,7 @@ export class StaticMembers implements AsyncDisposable {
       toParameter(member.spec, member.peId),
     );
     member.registered = result.ok;
+    member.changedAt = this.#now();
     this.#logger.info("Static member {peId} of pool {pool} is up: {outcome}", {
       peId: member.peId,
       pool: member.spec.pool,
@@ -230,6 +257,19 @@ export class StaticMembers implements AsyncDisposable {
       if (id <= 0xffff_ffff && !this.#members.has(memberKey(pool, id))) return id;
     }
   }
+}
+
+function stateOf(member: Member): StaticMemberState {
+  return {
+    pool: member.spec.pool,
+    peId: member.peId,
+    hostname: member.spec.hostname,
+    port: member.spec.port,
+    policy: member.spec.policy,
+    health: member.check.state,
+    registered: member.registered,
+    changedAt: member.changedAt,
+  };
 }
 
 function toParameter(spec: StaticMemberSpec, peId: number): PoolElementParameter {
