@@ -1,29 +1,66 @@
 /**
- * One Poolgate instance: the embedded registrar, the static members it owns and checks, and
- * the session proxy selecting from its handlespace. `main.ts serve` builds one from flags;
- * tests build one in-process.
+ * One Poolgate instance: the embedded registrar, the static members it owns and checks, the
+ * session proxy selecting from its handlespace, the counters behind the metrics, and the admin
+ * API over all of them, changes kept in the config store. `main.ts serve` builds one from flags
+ * and the store; tests build one in-process.
  *
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import { type Registrar, type RegistrarOptions, startRegistrar } from "../lib/registrar/mod.ts";
 import type { HealthCheckConnect } from "../lib/health/mod.ts";
-import type { FrontListenerSpec } from "./front_listener.ts";
-import { type ListenerOptions, type SessionProxy, startProxy } from "./proxy.ts";
-import { RegistrarMemberSource } from "./registrar_member_source.ts";
+import { type AdminServer, startAdminServer } from "./admin/admin_server.ts";
+import type { ConfigSnapshot, ConfigStore } from "./config_store.ts";
+import { MetricsCounters } from "./metrics_counters.ts";
+import {
+  type EnrpStatus,
+  PoolgateAdminBackend,
+  type PoolTuning,
+} from "./poolgate_admin_backend.ts";
+import {
+  type FrontListenerSpec,
+  type ListenerOptions,
+  type SessionProxy,
+  startProxy,
+} from "./proxy.ts";
+import { RegistrarMemberSource, SelectionMarks } from "./registrar_member_source.ts";
 import type { PoolSettings } from "./settings.ts";
 import { StaticMembers, type StaticMemberSpec } from "./static_members.ts";
+
+/** Where the admin API of {@linkcode startPoolgate} listens, and its token. */
+export interface PoolgateAdminOptions {
+  /** Address to bind; anything but loopback needs `token`. */
+  readonly hostname: string;
+  /** TCP port; 0 picks a free one (see `admin.addr`). */
+  readonly port: number;
+  /** Bearer token every request but the probes must carry; never logged. */
+  readonly token?: string;
+}
 
 /** Options of {@linkcode startPoolgate}. */
 export interface PoolgateOptions {
   /** The embedded registrar (ASAP address, timers, bounds). */
   readonly registrar?: RegistrarOptions;
-  /** Front listeners: `tcp` ones bound to one pool, `tls` and `http` ones naming it by host. */
-  readonly listeners?: readonly (FrontListenerSpec | ListenerOptions)[];
-  /** Per-pool proxy settings. */
-  readonly pools?: Readonly<Record<string, PoolSettings>>;
-  /** Static members added at start-up. */
-  readonly members?: readonly StaticMemberSpec[];
+  /**
+   * What to start with: static members (with their drain and maintenance marks), pool settings
+   * and front listeners, as the config store keeps them (stored records merged over flags).
+   * @default {nothing}
+   */
+  readonly config?: ConfigSnapshot;
+  /** Per-pool proxy settings the store has no field for (`finProbe`), from flags. */
+  readonly poolTuning?: Readonly<Record<string, PoolTuning>>;
+  /**
+   * Where the admin API's changes are written before it answers; without one they last until
+   * the process ends. Poolgate does not close it.
+   */
+  readonly store?: ConfigStore;
+  /** Serve the admin API; without this option there is none. */
+  readonly admin?: PoolgateAdminOptions;
+  /**
+   * ENRP peers, first synchronisation and message counts for the admin API (the registrar's
+   * ENRP peering). @default {no peers: synchronized}
+   */
+  readonly enrpStatus?: () => EnrpStatus;
   /** Most sessions at once (proxy default when absent). */
   readonly maxSessions?: number;
   /** How long sessions may go on after a shutdown begins (proxy default when absent). */
@@ -32,6 +69,21 @@ export interface PoolgateOptions {
   readonly frontTimeoutMs?: number;
   /** Most bytes of a ClientHello or request head (proxy default when absent). */
   readonly maxFrontBytes?: number;
+  /**
+   * Front listeners bound without a record: the admin API does not list them.
+   * @deprecated Give them in `config`; kept until `serve` passes records.
+   */
+  readonly listeners?: readonly (FrontListenerSpec | ListenerOptions)[];
+  /**
+   * Per-pool proxy settings without a record.
+   * @deprecated Give them in `config`; kept until `serve` passes records.
+   */
+  readonly pools?: Readonly<Record<string, PoolSettings>>;
+  /**
+   * Static members without a record: the admin API cannot change them.
+   * @deprecated Give them in `config`; kept until `serve` passes records.
+   */
+  readonly members?: readonly StaticMemberSpec[];
   /** @default {getLogger(["poolgate"])} */
   readonly logger?: Logger;
   /** Opens health-check connections (tests). */
@@ -43,18 +95,30 @@ export interface Poolgate extends AsyncDisposable {
   readonly registrar: Registrar;
   readonly proxy: SessionProxy;
   readonly members: StaticMembers;
+  /** Drain and maintenance marks the proxy's selection skips. */
+  readonly marks: SelectionMarks;
+  readonly counters: MetricsCounters;
+  /** What the admin API acts on (also without an admin server). */
+  readonly backend: PoolgateAdminBackend;
+  /** The admin API server, when `options.admin` was given. */
+  readonly admin: AdminServer | undefined;
   /** Resolves when every component has stopped. */
   readonly finished: Promise<void>;
-  /** Stops accepting, drains sessions, withdraws static members, stops the registrar. */
+  /**
+   * Fails readiness, stops accepting and drains sessions, stops the admin API, withdraws static
+   * members, stops the registrar; idempotent.
+   */
   shutdown(): Promise<void>;
 }
 
 /**
- * Starts the registrar, the static members and the proxy, in that order, binding every socket
- * synchronously; on a failure the parts already started are stopped again.
+ * Starts the registrar, the proxy, the configuration (pool settings, static members,
+ * listeners) and the admin API, in that order, binding every socket synchronously; on a
+ * failure the parts already started are stopped again.
  *
  * @throws {RangeError} for a bad option or a static member the registrar refuses;
- *   `Deno.errors.AddrInUse` and the like when a socket cannot bind.
+ *   `Deno.errors.AddrInUse` and the like when a socket cannot bind; `AdminServerError` for an
+ *   admin address off loopback without a token.
  */
 export function startPoolgate(options: PoolgateOptions = {}): Poolgate {
   const logger = options.logger ?? getLogger(["poolgate"]);
@@ -67,7 +131,15 @@ export function startPoolgate(options: PoolgateOptions = {}): Poolgate {
     logger: logger.getChild("members"),
     ...(options.healthCheckConnect ? { connect: options.healthCheckConnect } : {}),
   });
-  let proxy: SessionProxy;
+  const marks = new SelectionMarks();
+  const counters = new MetricsCounters({
+    registrar,
+    keepOnRemoval: (pool, peId) => members.get(pool, peId) !== undefined,
+  });
+  let stopping = false;
+  let proxy: SessionProxy | undefined;
+  let backend: PoolgateAdminBackend | undefined;
+  let admin: AdminServer | undefined;
   try {
     for (const spec of options.members ?? []) {
       const added = members.add(spec);
@@ -77,38 +149,79 @@ export function startPoolgate(options: PoolgateOptions = {}): Poolgate {
         );
       }
     }
-    // The pools of static members are known to the proxy while every member is down, so that a
-    // tls or http client asking for one is told "no pool element" rather than "no such pool".
-    const memberPools = Object.fromEntries((options.members ?? []).map(({ pool }) => [pool, {}]));
     proxy = startProxy({
       listeners: options.listeners ?? [],
-      memberSource: new RegistrarMemberSource(registrar),
-      pools: { ...memberPools, ...options.pools },
+      memberSource: new RegistrarMemberSource(registrar, {
+        skip: marks.skips,
+        onSelect: counters.countResolution,
+      }),
+      ...(options.pools === undefined ? {} : { pools: options.pools }),
+      // A tls or http client asking for a pool whose static members are all down is told "no
+      // pool element" rather than "no such pool".
+      knownPool: (pool) => members.list().some((member) => member.pool === pool),
       ...(options.maxSessions === undefined ? {} : { maxSessions: options.maxSessions }),
       ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }),
       ...(options.frontTimeoutMs === undefined ? {} : { frontTimeoutMs: options.frontTimeoutMs }),
       ...(options.maxFrontBytes === undefined ? {} : { maxFrontBytes: options.maxFrontBytes }),
       logger: logger.getChild("proxy"),
     });
+    counters.observeProxy(proxy);
+    backend = new PoolgateAdminBackend({
+      registrar,
+      proxy,
+      members,
+      marks,
+      counters,
+      ...(options.store === undefined ? {} : { store: options.store }),
+      ...(options.poolTuning === undefined ? {} : { poolTuning: options.poolTuning }),
+      ...(options.enrpStatus === undefined ? {} : { enrpStatus: options.enrpStatus }),
+      stopping: () => stopping,
+      logger: logger.getChild("admin"),
+    });
+    backend.apply(options.config ?? { members: [], poolSettings: [], listeners: [] });
+    if (options.admin !== undefined) {
+      admin = startAdminServer({
+        ...options.admin,
+        backend,
+        logger: logger.getChild("admin"),
+      });
+    }
   } catch (error) {
-    void members.close().then(() => registrar.shutdown());
+    backend?.close();
+    counters.close();
+    void Promise.all([proxy?.shutdown({ drainMs: 0 }), members.close()])
+      .then(() => registrar.shutdown());
     throw error;
   }
-  let stopping: Promise<void> | undefined;
+  const started = { proxy, backend };
+  let stopped: Promise<void> | undefined;
   const shutdown = () => {
-    stopping ??= (async () => {
-      await proxy.shutdown();
+    stopped ??= (async () => {
+      stopping = true;
+      // The admin API stays up while sessions drain, so operators can watch them go.
+      await started.proxy.shutdown();
+      await admin?.shutdown();
       await members.close();
       await registrar.shutdown();
+      started.backend.close();
+      counters.close();
     })();
-    return stopping;
+    return stopped;
   };
   // A component that stops by itself (its signal, a fatal error) takes the others with it.
-  const finished = Promise.race([proxy.finished, registrar.finished]).then(shutdown);
+  const finished = Promise.race([
+    proxy.finished,
+    registrar.finished,
+    ...(admin === undefined ? [] : [admin.finished]),
+  ]).then(shutdown);
   return {
     registrar,
     proxy,
     members,
+    marks,
+    counters,
+    backend,
+    admin,
     finished,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
