@@ -507,10 +507,14 @@ function poolSection(pool) {
           `${plural(pool.sessions, "session")} · ${stateCounts(pool.members)}`,
       ),
     ),
-    table(
-      `Members of pool ${pool.handle}`,
-      ["PE", "Address", "State", "Load", "Sessions", "Failovers", "Policy", "Kind", "Actions"],
-      pool.members.toSorted((a, b) => a.peId - b.peId).map((member) => memberRow(pool, member)),
+    h(
+      "div",
+      { class: "table-scroll" },
+      table(
+        `Members of pool ${pool.handle}`,
+        ["PE", "Address", "State", "Load", "Sessions", "Failovers", "Policy", "Kind", "Actions"],
+        pool.members.toSorted((a, b) => a.peId - b.peId).map((member) => memberRow(pool, member)),
+      ),
     ),
   );
 }
