@@ -205,7 +205,9 @@ export async function readFrontRequest(
     });
   } catch (error) {
     if (!(error instanceof ConnectionPrefixError)) throw error;
-    return frontRefusal(kind, error.reason, error.message);
+    const refused = frontRefusal(kind, error.reason, error.message);
+    // A client that sent nothing at all (a port check, a preconnect) is closed without a 408.
+    return error.bytes.length === 0 ? { ...refused, reply: undefined } : refused;
   }
   const { result, bytes } = prefix;
   if (result.status === "bad-proxy-header") {

@@ -272,6 +272,8 @@ Deno.test("SessionProxy http listener refuses with 404, 421, 400, 431, 408 and 5
       ["pool without PE", get(`empty${SUFFIX}`), 503, "no-pe"],
       ["known pool without PE", get(`down${SUFFIX}`), 503, "no-pe"],
       ["slow", encoder.encode("GET / HTTP/1.1\r\nHost: web"), 408, "timeout"],
+      // Nothing at all (a port check, a browser's preconnect): closed without a 408.
+      ["silent", new Uint8Array(0), undefined, "timeout"],
       // A FIN inside the head: nobody to answer.
       ["closed", encoder.encode("GET / HTTP/1.1\r\n"), undefined, "closed", true],
     ];
