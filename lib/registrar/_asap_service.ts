@@ -321,7 +321,9 @@ export class AsapService {
     let room = MAX_RESPONSE_LENGTH - 4 - roundup4(4 + handle.length) -
       policyWireLength(pool.policyType);
     const chosen: PoolElementParameter[] = [];
-    let exclude: Set<number> | undefined;
+    // PEs owned by a peer that this registrar's reports found unreachable (ENRP) are skipped.
+    const excluded = this.#core.excluded(handle);
+    let exclude: Set<number> | undefined = excluded === undefined ? undefined : new Set(excluded);
     const views = this.#selected;
     while (chosen.length < limit) {
       const count = Math.min(limit - chosen.length, Math.floor(room / step));

@@ -1,7 +1,7 @@
 /**
  * Folder-private: the seam between the registrar's handlespace bookkeeping (ownership, events,
- * expiry) and the protocol endpoints that act on it. The ASAP server uses it now; ENRP peering
- * is meant to plug into the same interface.
+ * expiry) and the protocol endpoints that act on it: {@linkcode RegistrarCore} for the ASAP
+ * server, {@linkcode RegistrarPeerCore} for ENRP peering.
  */
 import type { Logger } from "@logtape/logtape";
 import type { Handlespace, RegisterResult } from "../handlespace/mod.ts";
@@ -64,4 +64,38 @@ export interface RegistrarCore {
   releaseAll(owner: PoolElementOwner, reason: PoolElementChangeReason): void;
   /** Counts an Endpoint Unreachable report and removes the PE at MAX-BAD-PE-REPORT. */
   reportUnreachable(handle: Uint8Array, peId: number): void;
+  /**
+   * PEs of the pool that selections skip although registered: PEs owned by a peer whose
+   * Endpoint Unreachable reports here reached MAX-BAD-PE-REPORT (only the owner removes them).
+   */
+  excluded(handle: Uint8Array): ReadonlySet<number> | undefined;
+}
+
+/** Why ENRP peering changes a PE it does not own. */
+export type PeerChangeReason = "peer" | "audit";
+
+/**
+ * What ENRP peering may do to the registrar's handlespace (RFC 5353 §3.3, §3.5, §3.6). Nothing
+ * done through it is announced again: Handle Updates go out only for changes made by ASAP and
+ * the local API.
+ */
+export interface RegistrarPeerCore {
+  readonly settings: RegistrarSettings;
+  readonly handlespace: Handlespace;
+  readonly logger: Logger;
+  /**
+   * Adds or updates a PE as its home registrar (`element.homeRegistrarId`) announced it, in a
+   * Handle Update or a Handle Table entry. A PE this registrar owned moves to that home.
+   */
+  applyPeerElement(
+    handle: Uint8Array,
+    element: PoolElementParameter,
+    reason: PeerChangeReason,
+  ): RegisterResult;
+  /** Removes a PE on its home's word (DEL_PE) or an audit; false when there was none. */
+  removePeerElement(handle: Uint8Array, peId: number, reason: PeerChangeReason): boolean;
+  /** Takeover (RFC 5353 §3.5.2): every PE homed at `from` gets `to` as home; returns how many. */
+  rehome(from: number, to: number): number;
+  /** True when a live owner here (an open ASAP connection, the local API) vouches for the PE. */
+  vouchesFor(handle: Uint8Array, peId: number): boolean;
 }

@@ -19,10 +19,23 @@
  *   `maxBadPeReports`, the PE's removal.
  * - Events "pe-added", "pe-updated", "pe-removed" with a reason, for the proxy and tests.
  *
- * Server Announce (§3.6, UDP multicast) is not implemented: PEs and PUs use static lists.
+ * - ENRP (RFC 5353) with `enrp` options: the registrar joins a registrar set over TCP through a
+ *   mentor (§3.2), announces its PEs in Handle Updates (§3.3), supervises peers with Presence
+ *   (§3.4), takes over the PEs of a dead peer (§3.5, the lower server ID winning a conflict,
+ *   DECISIONS.md) and audits its replica against each peer's checksum (§3.6); see
+ *   `docs/enrp.md`. {@linkcode fetchHandleTable} downloads a registrar's handle table as a peer
+ *   would.
+ *
+ * Server Announce (§3.6, UDP multicast) and ENRP Presence over UDP multicast are not
+ * implemented: PEs, PUs and peers use static lists.
  *
  * @module
  */
 export * from "./registrar.ts";
 export * from "./registrar_events.ts";
 export * from "./registrar_options.ts";
+export * from "./enrp_client.ts";
+export * from "./enrp_events.ts";
+export * from "./enrp_options.ts";
+export { EnrpPeering } from "./enrp_peering.ts";
+export * from "./enrp_request_error.ts";

@@ -18,9 +18,12 @@ import { AsapService } from "./_asap_service.ts";
 import type {
   DeregisterOutcome,
   OwnedPoolElement,
+  PeerChangeReason,
   PoolElementOwner,
   RegistrarCore,
+  RegistrarPeerCore,
 } from "./_registrar_core.ts";
+import { EnrpPeering } from "./enrp_peering.ts";
 import {
   type PoolElementChangeDetail,
   type PoolElementChangeReason,
@@ -42,11 +45,14 @@ const NON_UNIQUE: RegisterResult = Object.freeze({
 });
 
 const ENCODER = new TextEncoder();
-/** Reasons that remove every PE of one connection at once. */
+/** Reasons that change many PEs at once (one connection's, one peer's): logged at debug. */
 const BULK_REASONS: ReadonlySet<PoolElementChangeReason> = new Set([
   "keep-alive-timeout",
   "connection-closed",
   "shutdown",
+  "peer",
+  "takeover",
+  "audit",
 ]);
 
 /** A pool handle as bytes: strings are UTF-8 encoded. */
@@ -63,6 +69,8 @@ function removalReason(reason: PoolElementChangeReason): RemovalReason {
     case "connection-closed":
     case "unreachable":
       return "unreachable";
+    case "audit":
+      return "home-removed";
     default:
       return "deregistration";
   }
@@ -90,8 +98,11 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
   readonly #onOwnChange: ((change: PoolElementChangeDetail) => void) | undefined;
   /** Owned PEs by handle key, then PE identifier. */
   readonly #owners = new Map<string, Map<number, OwnedPoolElement>>();
+  /** Peer-owned PEs whose Endpoint Unreachable reports here reached the threshold, by handle key. */
+  readonly #unselectable = new Map<string, Set<number>>();
   readonly #local = new LocalOwner();
   readonly #server: MessageServer;
+  readonly #enrp: EnrpPeering | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.shutdown();
   readonly #finished = Promise.withResolvers<void>();
@@ -109,8 +120,13 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
     this.#settings = settings;
     this.#logger = options.logger ?? getLogger([...DEFAULT_REGISTRAR_LOG_CATEGORY]);
     this.#handlespace = options.handlespace ?? new Handlespace(settings.handlespaceOptions);
-    this.#isRegistrarGone = options.isRegistrarGone ?? (() => false);
-    this.#onOwnChange = options.onOwnPoolElementChange;
+    this.#isRegistrarGone = options.isRegistrarGone ??
+      ((serverId) => this.#enrp?.isRegistrarGone(serverId) ?? false);
+    const onOwnChange = options.onOwnPoolElementChange;
+    this.#onOwnChange = options.enrp === undefined ? onOwnChange : (change) => {
+      this.#enrp?.announce(change);
+      onOwnChange?.(change);
+    };
     const core: RegistrarCore = {
       settings,
       handlespace: this.#handlespace,
@@ -119,6 +135,7 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
       deregister: (handle, peId, owner, reason) => this.#deregister(handle, peId, owner, reason),
       releaseAll: (owner, reason) => this.#releaseAll(owner, reason),
       reportUnreachable: (handle, peId) => this.#reportUnreachable(handle, peId),
+      excluded: (handle) => this.#unselectable.get(handleKey(handle)),
     };
     const asap = new AsapService(core);
     this.#server = startMessageServer({
@@ -129,14 +146,32 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
       logger: this.#logger.getChild("transport"),
       onConnection: (connection) => asap.serve(connection),
     });
-    this.#signal = options.signal;
-    this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
-    // A listener that fails for good stops the registrar as shutdown() would.
-    void this.#server.finished.then(() => this.shutdown());
     this.#logger.info("Registrar {serverId} listening on {address}", {
       serverId: formatIdentifier(settings.serverId),
       address: formatAddress(this.#server.addr),
     });
+    if (options.enrp !== undefined) {
+      const peerCore: RegistrarPeerCore = {
+        settings,
+        handlespace: this.#handlespace,
+        logger: this.#logger,
+        applyPeerElement: (handle, element, reason) => this.#applyPeer(handle, element, reason),
+        removePeerElement: (handle, peId, reason) => this.#removePeer(handle, peId, reason),
+        rehome: (from, to) => this.#rehome(from, to),
+        vouchesFor: (handle, peId) => this.#owned(handle, peId)?.owner.open === true,
+      };
+      try {
+        this.#enrp = new EnrpPeering(peerCore, options.enrp);
+      } catch (error) {
+        void this.#server.shutdown();
+        throw error;
+      }
+    }
+    this.#signal = options.signal;
+    this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+    // A listener that fails for good stops the registrar as shutdown() would.
+    void this.#server.finished.then(() => this.shutdown());
+    if (this.#enrp !== undefined) void this.#enrp.finished.then(() => this.shutdown());
   }
 
   /** The ASAP server's address; the port is real at once, also with port 0. */
@@ -152,6 +187,14 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
   /** The handlespace served (shared with the proxy when one was given). */
   get handlespace(): Handlespace {
     return this.#handlespace;
+  }
+
+  /**
+   * ENRP peering (RFC 5353) when {@linkcode RegistrarOptions.enrp} was given: its address,
+   * peers, readiness and events.
+   */
+  get enrp(): EnrpPeering | undefined {
+    return this.#enrp;
   }
 
   /** ASAP connections open now. */
@@ -191,6 +234,10 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
   ): PoolElementView[] {
     const now = this.#settings.now();
     const bytes = handleBytes(handle);
+    const unselectable = this.#unselectable.size === 0
+      ? undefined
+      : this.#unselectable.get(handleKey(bytes));
+    if (unselectable !== undefined) exclude = new Set([...unselectable, ...(exclude ?? [])]);
     return exclude === undefined
       ? this.#handlespace.select(bytes, count, now)
       : this.#handlespace.select(bytes, count, now, { exclude });
@@ -206,8 +253,9 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
   }
 
   /**
-   * Stops accepting, closes every ASAP connection (their PEs leave the handlespace with reason
-   * "shutdown"; local members stay) and stops the timers; idempotent.
+   * Stops ENRP peering first (peers take this registrar's PEs over), then stops accepting,
+   * closes every ASAP connection (their PEs leave the handlespace with reason "shutdown", which
+   * is not announced to peers; local members stay) and stops the timers; idempotent.
    */
   shutdown(): Promise<void> {
     this.#shutdown ??= this.#stop();
@@ -222,6 +270,7 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
   async #stop(): Promise<void> {
     this.#stopping = true;
     this.#signal?.removeEventListener("abort", this.#onAbort);
+    await this.#enrp?.shutdown();
     await this.#server.shutdown();
     clearTimeout(this.#expiryTimer);
     this.#expiryTimer = undefined;
@@ -284,15 +333,25 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
     if (!result.ok) return result;
     const view = existing ?? this.#handlespace.find(handle, element.identifier)!;
     this.#adopt(view, owner);
+    this.#registered(view, result.created, reason, true);
+    return result;
+  }
+
+  /** Arms the expiry timer and reports a PE just registered or updated. */
+  #registered(
+    view: PoolElementView,
+    created: boolean,
+    reason: PoolElementChangeReason,
+    announce: boolean,
+  ): void {
     this.#armExpiry();
-    this.#changed(result.created ? "pe-added" : "pe-updated", {
+    this.#changed(created ? "pe-added" : "pe-updated", {
       handle: view.handle,
       peId: view.identifier,
       reason,
       element: view.toParameter(),
-      own: true,
-    });
-    return result;
+      own: view.homeRegistrarId === this.#settings.serverId,
+    }, announce);
   }
 
   // DECISIONS.md: a re-registration of a known PE ID from another owner moves the PE when its
@@ -351,8 +410,12 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
     const view = this.#handlespace.find(handle, peId);
     if (view === undefined) return;
     const reports = this.#handlespace.reportUnreachable(handle, peId);
-    // A PE owned elsewhere is its home registrar's to judge (ENRP forwards the report).
-    if (view.homeRegistrarId !== this.#settings.serverId) return;
+    // A PE owned elsewhere is its home registrar's to remove: ENRP has no message that carries
+    // the report, so this registrar only stops selecting it at the threshold.
+    if (view.homeRegistrarId !== this.#settings.serverId) {
+      if (reports >= this.#settings.maxBadPeReports) this.#markUnselectable(handle, peId);
+      return;
+    }
     const owned = this.#owned(handle, peId);
     if (reports >= this.#settings.maxBadPeReports) {
       this.#logger.info(
@@ -363,6 +426,75 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
     } else if (owned !== undefined) {
       owned.owner.probe(owned);
     }
+  }
+
+  #markUnselectable(handle: Uint8Array, peId: number): void {
+    const key = handleKey(handle);
+    let pool = this.#unselectable.get(key);
+    if (pool === undefined) {
+      pool = new Set();
+      this.#unselectable.set(key, pool);
+    }
+    if (pool.has(peId)) return;
+    pool.add(peId);
+    this.#logger.info(
+      "No longer selecting PE {peId} of pool {pool}: {reports} Endpoint Unreachable reports, its home decides on removal",
+      () => ({
+        peId: formatIdentifier(peId),
+        pool: describeHandle(handle),
+        reports: this.#settings.maxBadPeReports,
+      }),
+    );
+  }
+
+  #applyPeer(
+    handle: Uint8Array,
+    element: PoolElementParameter,
+    reason: PeerChangeReason,
+  ): RegisterResult {
+    const home = element.homeRegistrarId;
+    const result = this.#handlespace.register(handle, element, home, this.#settings.now());
+    if (!result.ok) return result;
+    const view = this.#handlespace.find(handle, element.identifier)!;
+    const owned = this.#owned(view.handle, view.identifier);
+    // The PE registered at its new home since: whoever vouched for it here no longer does.
+    if (owned !== undefined && home !== this.#settings.serverId) this.#forget(owned);
+    this.#registered(view, result.created, reason, false);
+    return result;
+  }
+
+  #removePeer(handle: Uint8Array, peId: number, reason: PeerChangeReason): boolean {
+    const view = this.#handlespace.find(handle, peId);
+    if (view === undefined) return false;
+    const element = view.toParameter();
+    const stored = view.handle;
+    this.#handlespace.deregister(handle, peId, removalReason(reason));
+    const owned = this.#owned(stored, peId);
+    if (owned !== undefined) this.#forget(owned);
+    this.#changed("pe-removed", {
+      handle: stored,
+      peId,
+      reason,
+      element,
+      own: element.homeRegistrarId === this.#settings.serverId,
+    }, false);
+    return true;
+  }
+
+  #rehome(from: number, to: number): number {
+    const moved = [...this.#handlespace.ownedBy(from)];
+    const count = this.#handlespace.rehome(from, to);
+    const own = to === this.#settings.serverId;
+    for (const view of moved) {
+      this.#changed("pe-updated", {
+        handle: view.handle,
+        peId: view.identifier,
+        reason: "takeover",
+        element: view.toParameter(),
+        own,
+      }, false);
+    }
+    return count;
   }
 
   /** Keeps one timer on the handlespace's earliest registration-life expiry. */
@@ -397,7 +529,18 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
     this.#armExpiry();
   };
 
-  #changed(type: "pe-added" | "pe-updated" | "pe-removed", detail: PoolElementChangeDetail): void {
+  /** Logs and dispatches a change; `announce` false keeps it from ENRP (it came from there). */
+  #changed(
+    type: "pe-added" | "pe-updated" | "pe-removed",
+    detail: PoolElementChangeDetail,
+    announce = true,
+  ): void {
+    if (this.#unselectable.size > 0) {
+      // A re-registration restarts the count (RFC 5352 §3.5), a removal ends it.
+      const key = handleKey(detail.handle);
+      const pool = this.#unselectable.get(key);
+      if (pool?.delete(detail.peId) && pool.size === 0) this.#unselectable.delete(key);
+    }
     const properties = () => ({
       peId: formatIdentifier(detail.peId),
       pool: describeHandle(detail.handle),
@@ -414,7 +557,7 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
     } else {
       this.#logger.debug("PE {peId} of pool {pool} updated ({reason})", properties);
     }
-    if (detail.own) this.#onOwnChange?.(detail);
+    if (detail.own && announce) this.#onOwnChange?.(detail);
     this.emit(type, detail);
   }
 }

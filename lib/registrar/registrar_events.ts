@@ -23,7 +23,13 @@ export type PoolElementChangeReason =
   /** Endpoint Unreachable reports reached MAX-BAD-PE-REPORT (RFC 5352 §3.5). */
   | "unreachable"
   /** The registrar shut down and closed the PE's connection. */
-  | "shutdown";
+  | "shutdown"
+  /** A Handle Update or Handle Table entry from the PE's home registrar (RFC 5353 §3.3). */
+  | "peer"
+  /** ENRP takeover: the PE's dead home was replaced (RFC 5353 §3.5.2). */
+  | "takeover"
+  /** The audit found the PE gone from its home's own list (RFC 5353 §3.6.3). */
+  | "audit";
 
 /** Detail of "pe-added", "pe-updated" and "pe-removed" events. */
 export interface PoolElementChangeDetail {

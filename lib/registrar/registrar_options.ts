@@ -12,6 +12,7 @@ import {
   type ResolvedMessageLimits,
   resolveMessageLimits,
 } from "../transport/message_limits.ts";
+import type { EnrpOptions } from "./enrp_options.ts";
 import type { PoolElementChangeDetail } from "./registrar_events.ts";
 
 /** Address the ASAP server listens on unless told otherwise: loopback, so nothing is exposed by accident. */
@@ -106,6 +107,12 @@ export interface RegistrarOptions extends MessageLimits, HandlespaceBounds {
    * removed), before the event is dispatched: where ENRP peering sends its Handle Updates.
    */
   onOwnPoolElementChange?: (change: PoolElementChangeDetail) => void;
+  /**
+   * ENRP peering (RFC 5353): when given, the registrar joins a registrar set over TCP, replicates
+   * its handlespace and takes over the PEs of dead peers; see `docs/enrp.md`. The peering then
+   * answers `isRegistrarGone` unless that is given too.
+   */
+  enrp?: EnrpOptions;
 }
 
 /** {@linkcode RegistrarOptions} after the checks, with every default filled in. */
