@@ -58,7 +58,7 @@ export type FrontRefusalReason =
   | "no-host"
   /** The server name or Host is not a host name under the listener's handle suffix. */
   | "wrong-domain"
-  /** The host name names a pool that has no pool element and no settings. */
+  /** The host name names a pool that has no pool element and that the proxy does not know. */
   | "unknown-pool"
   /** The pool is known but has no pool element to take the connection. */
   | "no-pe"
@@ -81,6 +81,7 @@ export interface FrontRefusal {
 
 /** A connection whose pool the front end has named. */
 export interface FrontRequest {
+  /** Tells a request from a {@linkcode FrontRefusal}. */
   readonly status: "ok";
   /** The server name or Host, lower-cased. */
   readonly host: string;

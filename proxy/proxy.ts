@@ -136,6 +136,9 @@ interface BoundListener {
   readonly listener: Deno.TcpListener;
 }
 
+/** The exclusions of a front end's selection: none, shared. */
+const NO_EXCLUSIONS: ReadonlySet<number> = new Set();
+
 /** Settings of a pool that has none of its own (the defaults do not depend on the handle). */
 const DEFAULT_POOL_SETTINGS: ResolvedPoolSettings = resolvePoolSettings("");
 
@@ -528,7 +531,7 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
         await this.#refuse(conn, info, peer, frontRefusal(kind, "wrong-domain", detail, host));
         return;
       }
-      const member = this.#source.select(pool, new Set());
+      const member = this.#source.select(pool, NO_EXCLUSIONS);
       if (member === undefined) {
         // A pool exists in the handlespace only while it has a pool element: one the proxy is
         // configured for (settings, a tcp listener, the caller's word) is known without one.
