@@ -176,7 +176,8 @@ async function api(method, path, body) {
   }
   const response = await fetch(path, init);
   if (response.status === 401) {
-    await response.body?.cancel();
+    // Read, not cancelled: a cancelled body shows as a failed request in the browser.
+    await response.text();
     throw new AuthError();
   }
   if (!response.ok) throw new ApiError(await problemDetail(response), response.status);

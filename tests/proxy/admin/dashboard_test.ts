@@ -219,6 +219,34 @@ Deno.test({
 });
 
 Deno.test({
+  name: "GET / dashboard drops a token the API refuses and asks for it again",
+  ...needsPrograms("chromium"),
+  async fn() {
+    const backend = new AdminBackendFixture();
+    await using server = startAdminServer({ backend, token: TOKEN, port: 0 });
+    await using dashboard = await openDashboard(urlOf(server, "/"));
+    const { page, problems } = dashboard;
+
+    const tokenInput = page.getByLabel("Token", { exact: true });
+    await tokenInput.fill("not the token");
+    await page.getByRole("button", { name: "Use token" }).click();
+    await page.getByText("visible ASCII characters without spaces").waitFor({ timeout: WAIT_MS });
+    await tokenInput.fill(`wrong-${TOKEN}`);
+    await page.getByRole("button", { name: "Use token" }).click();
+    await page.getByText("The admin API refused the token").waitFor({ timeout: WAIT_MS });
+    assert.equal(await page.evaluate("sessionStorage.length"), 0);
+    await tokenInput.fill(TOKEN);
+    await page.getByRole("button", { name: "Use token" }).click();
+    await page.getByText("No pools yet").waitFor({ timeout: WAIT_MS });
+
+    // Chromium logs each 401 answer itself; the page adds no error of its own.
+    const refused = /^console error: Failed to load resource: .* 401 \(Unauthorized\)$/;
+    assert.ok(problems.some((problem) => refused.test(problem)), problems.join("\n"));
+    assert.deepEqual(problems.filter((problem) => !refused.test(problem)), []);
+  },
+});
+
+Deno.test({
   name: "GET / dashboard drains, restores and removes a member, each click reaching the API",
   ...needsPrograms("chromium"),
   async fn() {
