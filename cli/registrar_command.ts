@@ -31,6 +31,7 @@ import {
   DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS,
 } from "../lib/transport/mod.ts";
 import { CommandError, defineCommand } from "./command.ts";
+import { ENRP_FLAGS, enrpOptions } from "./enrp_flags.ts";
 import { type FlagValues, option, optionalOption } from "./flags.ts";
 import { LIFECYCLE_FLAGS, runUntilSignal } from "./lifecycle.ts";
 import { LOGGING_FLAGS, setUpLogging } from "./logging.ts";
@@ -142,6 +143,7 @@ export const REGISTRAR_FLAGS = {
     0xffff,
     DEFAULT_MAX_HOME_REGISTRARS,
   ),
+  ...ENRP_FLAGS,
   ...LOGGING_FLAGS,
   ...LIFECYCLE_FLAGS,
 };
@@ -150,6 +152,7 @@ export const REGISTRAR_FLAGS = {
 export function registrarOptions(
   values: FlagValues<typeof REGISTRAR_FLAGS>,
 ): RegistrarOptions {
+  const enrp = enrpOptions(values);
   return {
     hostname: values.asap.hostname,
     port: values.asap.port,
@@ -166,7 +169,18 @@ export function registrarOptions(
     maxPoolElements: values["max-pool-elements"],
     maxPoolHandleLength: values["max-pool-handle-length"],
     maxHomeRegistrars: values["max-home-registrars"],
+    ...(enrp === undefined ? {} : { enrp }),
   };
+}
+
+/** The addresses `registrar` binds (ASAP, and ENRP when it runs), for a bind failure's line. */
+export function registrarAddresses(values: FlagValues<typeof REGISTRAR_FLAGS>): string {
+  const enrp = enrpOptions(values);
+  const addresses = [formatHostPort(values.asap)];
+  if (enrp !== undefined) {
+    addresses.push(formatHostPort({ hostname: enrp.hostname ?? "", port: enrp.port ?? 0 }));
+  }
+  return addresses.join(", ");
 }
 
 /** Turns a failure to bind `addresses` into one CLI line; other errors pass through. */
@@ -192,7 +206,7 @@ export const registrarCommand = defineCommand({
     try {
       registrar = startRegistrar({ ...registrarOptions(values), logger });
     } catch (error) {
-      throw bindFailure(error, formatHostPort(values.asap));
+      throw bindFailure(error, registrarAddresses(values));
     }
     return await runUntilSignal(registrar, { logger, graceMs: values["shutdown-grace"] });
   },
