@@ -179,6 +179,27 @@ Deno.test("main.ts registrar --enrp: three registrars replicate, a SIGKILLed one
         // A deregistration travels too.
         await pes.pop()!.close();
         await sample(all, (tables) => agree(tables, 7), 3000, "the deregistration everywhere");
+        // What an operator sees: `hsdump` as text and as JSON.
+        await using text = spawnPoolgate(["hsdump", `127.0.0.1:${c.enrpPort}`]);
+        assert.equal((await text.waitForExit(20_000)).code, 0);
+        assert.match(
+          text.stdoutLines[0] ?? "",
+          /^Registrar 0x00000003 at 127\.0\.0\.1:\d+: 4 pools, 7 PEs$/,
+        );
+        assert.ok(text.stdoutLines.some((line) => /^pool "Stranded"$/.test(line)));
+        assert.ok(
+          text.stdoutLines.some((line) =>
+            /^ {2}0x00000385 {2}home 0x00000002 {2}TCP 127\.0\.0\.1:/.test(line)
+          ),
+        );
+        await using json = spawnPoolgate(["hsdump", `127.0.0.1:${a.enrpPort}`, "--json", "--own"]);
+        assert.equal((await json.waitForExit(20_000)).code, 0);
+        const own = JSON.parse(json.stdoutLines.join("\n"));
+        assert.equal(own.serverId, "0x00000001");
+        assert.deepEqual(
+          own.pools.map((pool: { poolHandle: string }) => pool.poolHandle),
+          ["PoolA"],
+        );
       },
     );
 
