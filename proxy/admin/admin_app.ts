@@ -26,6 +26,7 @@ import {
   patchPoolRequestSchema,
 } from "./admin_schemas.ts";
 import { bearerAuth } from "./bearer_auth.ts";
+import { requestOriginGuard } from "./request_origin.ts";
 import { dashboardHandler } from "./dashboard.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { createOpenApiDocument } from "./openapi.ts";
@@ -162,6 +163,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       ms: Math.round(performance.now() - started),
     });
   });
+  app.use(requestOriginGuard({ loopbackOnly: options.token === undefined }));
   if (options.token !== undefined) {
     const authenticate = bearerAuth(options.token);
     app.use((c, next) => OPEN_ADMIN_PATHS.includes(c.req.path) ? next() : authenticate(c, next));
