@@ -28,6 +28,7 @@ import type {
   PoolMemberRemovedListener,
   PoolMemberSource,
 } from "./member_source.ts";
+import { FinProber } from "./fin_prober.ts";
 import { ProxyEventTarget, type SessionEndDetail } from "./proxy_events.ts";
 import { DEFAULT_MAX_PROXY_HEADER_LENGTH, PROXY_V1_MAX_LENGTH } from "./proxy_protocol.ts";
 import { closeQuietly, Session, type SessionHost, type SessionInfo } from "./session.ts";
@@ -247,10 +248,12 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
     this.#source = options.memberSource;
     this.#logger = options.logger ?? getLogger(["poolgate", "proxy"]);
     this.#accessLogger = options.accessLogger ?? getLogger(["poolgate", "access"]);
+    const connect = options.connect ?? tcpConnector;
     this.#host = {
       memberSource: this.#source,
-      connect: options.connect ?? tcpConnector,
+      connect,
       logger: this.#logger,
+      finProber: new FinProber(connect),
       moved: (session, from, to) => this.#moved(session, from, to),
       started: (detail) => this.emit("session-start", detail),
       failedOver: (detail) => this.emit("failover", detail),

@@ -16,6 +16,7 @@ import type { Logger } from "@logtape/logtape";
 import { formatAddress } from "../lib/transport/format_address.ts";
 import { isPeerGone } from "../lib/transport/is_peer_gone.ts";
 import { type Connector, connectWithin, type PeConnection } from "./connector.ts";
+import { FinProber } from "./fin_prober.ts";
 import type { PoolMemberAddress, PoolMemberSource } from "./member_source.ts";
 import type {
   FailoverCause,
@@ -58,6 +59,11 @@ export interface SessionHost {
   readonly memberSource: PoolMemberSource;
   readonly connect: Connector;
   readonly logger: Logger;
+  /**
+   * Confirms pool element FINs, one probe at a time per pool element.
+   * @default {a prober per FIN, sharing no probe}
+   */
+  readonly finProber?: FinProber;
   /** The session moved from pool element `from` to `to` (either undefined at the ends). */
   moved(session: Session, from: number | undefined, to: number | undefined): void;
   started(detail: SessionStartDetail): void;
@@ -322,7 +328,7 @@ export class Session {
   /**
    * A crashed server's kernel also sends a FIN. Unless the pool's `finProbe` lets it pass
    * (the client has half-closed and every client byte was answered, by default), a connect
-   * probe decides: refused or silent means the pool element died.
+   * probe started after the FIN decides: refused, silent or reset means the pool element died.
    */
   async #finIsFailure(leg: Leg): Promise<boolean> {
     const finProbe = this.#settings.finProbe;
@@ -330,30 +336,8 @@ export class Session {
     if (finProbe === "off" || (answered && (this.#clientEof || finProbe === "if-unanswered"))) {
       return false;
     }
-    let probe: PeConnection;
-    try {
-      probe = await connectWithin(
-        this.#host.connect,
-        leg.member.hostname,
-        leg.member.port,
-        this.#settings.connectTimeoutMs,
-      );
-    } catch {
-      return true;
-    }
-    // A dying process's listener may have queued the probe just before it closed: then a
-    // reset follows at once. Data, an EOF or silence mean someone is serving.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const settled = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), this.#settings.finProbeSettleMs);
-    });
-    const reset = probe.read(new Uint8Array(1)).then(() => false, (error) => isPeerGone(error));
-    try {
-      return await Promise.race([reset, settled]);
-    } finally {
-      clearTimeout(timer);
-      closeQuietly(probe);
-    }
+    const prober = this.#host.finProber ?? new FinProber(this.#host.connect);
+    return await prober.isDead(leg.member, this.#settings);
   }
 
   /** A read, write or half-close on `leg` failed: returns the leg to go on with, if any. */
