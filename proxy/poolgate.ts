@@ -17,15 +17,9 @@ import {
   PoolgateAdminBackend,
   type PoolTuning,
 } from "./poolgate_admin_backend.ts";
-import {
-  type FrontListenerSpec,
-  type ListenerOptions,
-  type SessionProxy,
-  startProxy,
-} from "./proxy.ts";
+import { type SessionProxy, startProxy } from "./proxy.ts";
 import { RegistrarMemberSource, SelectionMarks } from "./registrar_member_source.ts";
-import type { PoolSettings } from "./settings.ts";
-import { StaticMembers, type StaticMemberSpec } from "./static_members.ts";
+import { StaticMembers } from "./static_members.ts";
 
 /** Where the admin API of {@linkcode startPoolgate} listens, and its token. */
 export interface PoolgateAdminOptions {
@@ -35,6 +29,11 @@ export interface PoolgateAdminOptions {
   readonly port: number;
   /** Bearer token every request but the probes must carry; never logged. */
   readonly token?: string;
+  /**
+   * When the address is taken, start without the admin API and log a warning instead of
+   * failing (for a default address the operator did not ask for). @default {false}
+   */
+  readonly optional?: boolean;
 }
 
 /** Options of {@linkcode startPoolgate}. */
@@ -69,21 +68,6 @@ export interface PoolgateOptions {
   readonly frontTimeoutMs?: number;
   /** Most bytes of a ClientHello or request head (proxy default when absent). */
   readonly maxFrontBytes?: number;
-  /**
-   * Front listeners bound without a record: the admin API does not list them.
-   * @deprecated Give them in `config`; kept until `serve` passes records.
-   */
-  readonly listeners?: readonly (FrontListenerSpec | ListenerOptions)[];
-  /**
-   * Per-pool proxy settings without a record.
-   * @deprecated Give them in `config`; kept until `serve` passes records.
-   */
-  readonly pools?: Readonly<Record<string, PoolSettings>>;
-  /**
-   * Static members without a record: the admin API cannot change them.
-   * @deprecated Give them in `config`; kept until `serve` passes records.
-   */
-  readonly members?: readonly StaticMemberSpec[];
   /** @default {getLogger(["poolgate"])} */
   readonly logger?: Logger;
   /** Opens health-check connections (tests). */
@@ -109,6 +93,27 @@ export interface Poolgate extends AsyncDisposable {
    * members, stops the registrar; idempotent.
    */
   shutdown(): Promise<void>;
+}
+
+/** Starts the admin API server; undefined when an optional one finds its address taken. */
+function startAdmin(
+  options: PoolgateAdminOptions,
+  backend: PoolgateAdminBackend,
+  logger: Logger,
+): AdminServer | undefined {
+  const { optional, ...serverOptions } = options;
+  try {
+    return startAdminServer({ ...serverOptions, backend, logger: logger.getChild("admin") });
+  } catch (error) {
+    if (!optional || !(error instanceof Deno.errors.AddrInUse)) throw error;
+    logger.warn("No admin API: {address} is taken ({error})", {
+      address: options.hostname.includes(":")
+        ? `[${options.hostname}]:${options.port}`
+        : `${options.hostname}:${options.port}`,
+      error: error.message,
+    });
+    return undefined;
+  }
 }
 
 /**
@@ -141,21 +146,11 @@ export function startPoolgate(options: PoolgateOptions = {}): Poolgate {
   let backend: PoolgateAdminBackend | undefined;
   let admin: AdminServer | undefined;
   try {
-    for (const spec of options.members ?? []) {
-      const added = members.add(spec);
-      if (!added.ok) {
-        throw new RangeError(
-          `Cannot add member ${spec.hostname}:${spec.port} to pool '${spec.pool}': the registrar refused it with cause ${added.cause}`,
-        );
-      }
-    }
     proxy = startProxy({
-      listeners: options.listeners ?? [],
       memberSource: new RegistrarMemberSource(registrar, {
         skip: marks.skips,
         onSelect: counters.countResolution,
       }),
-      ...(options.pools === undefined ? {} : { pools: options.pools }),
       // A tls or http client asking for a pool whose static members are all down is told "no
       // pool element" rather than "no such pool".
       knownPool: (pool) => members.list().some((member) => member.pool === pool),
@@ -179,13 +174,7 @@ export function startPoolgate(options: PoolgateOptions = {}): Poolgate {
       logger: logger.getChild("admin"),
     });
     backend.apply(options.config ?? { members: [], poolSettings: [], listeners: [] });
-    if (options.admin !== undefined) {
-      admin = startAdminServer({
-        ...options.admin,
-        backend,
-        logger: logger.getChild("admin"),
-      });
-    }
+    if (options.admin !== undefined) admin = startAdmin(options.admin, backend, logger);
   } catch (error) {
     backend?.close();
     counters.close();

@@ -490,3 +490,20 @@ Deno.test("startPoolgate() starts with stored members and their marks, pool sett
   assert.match((await backend.listListeners())[0]?.address ?? "", /^127\.0\.0\.1:\d+$/);
   assert.deepEqual(store.snapshot(), { members: [], poolSettings: [], listeners: [] });
 });
+
+Deno.test("startPoolgate() serves the admin API, goes on without an optional one whose address is taken, and fails for a required one", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const admin = { hostname: "127.0.0.1", port: taken.addr.port };
+  {
+    await using instance = startInstance({ admin: { ...admin, optional: true } });
+    assert.equal(instance.poolgate.admin, undefined);
+  }
+  // The parts already started stop again in the background; the rest of the test outlasts that.
+  assert.throws(
+    () => startPoolgate({ registrar: { hostname: "127.0.0.1", port: 0 }, admin }),
+    Deno.errors.AddrInUse,
+  );
+  await using instance = startInstance({ admin: { hostname: "127.0.0.1", port: 0 } });
+  const response = await fetch(`http://127.0.0.1:${instance.poolgate.admin?.addr.port}/readyz`);
+  assert.equal(response.status, 200, await response.text());
+});
