@@ -162,3 +162,24 @@ Deno.test("main.ts serve: 50 parallel POST and DELETE leave a store that matches
   assert.deepEqual(stored, fromApi);
   for (const member of pool.members) memberViewSchema.parse(member);
 });
+
+Deno.test("main.ts serve: a change to a flag member is stored and wins over the same flag after a restart", async () => {
+  await using echo = await startEchoProcess();
+  using dataDir = makeDataDir();
+  const flags = ["--member", `web=127.0.0.1:${echo.port}`];
+  let peId: number;
+  {
+    await using serve = await startServe(flags, { dataDir: dataDir.path });
+    const pool = poolDetailSchema.parse((await serve.request("GET", "/v1/pools/web")).body);
+    assert.equal(pool.members.length, 1);
+    peId = pool.members[0]!.peId;
+    const drained = await serve.request("PATCH", `/v1/pools/web/members/${peId}`, { drain: true });
+    assert.equal(drained.status, 200, JSON.stringify(drained.body));
+    serve.proc.child.kill("SIGKILL");
+    await serve.proc.waitForExit();
+  }
+  await using serve = await startServe(flags, { dataDir: dataDir.path });
+  await serve.proc.waitForLine(/Stored configuration replaces flag/);
+  const pool = poolDetailSchema.parse((await serve.request("GET", "/v1/pools/web")).body);
+  assert.deepEqual(pool.members.map((m) => [m.peId, m.state]), [[peId, "draining"]]);
+});
