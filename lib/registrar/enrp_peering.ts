@@ -581,6 +581,8 @@ export class EnrpPeering extends EnrpEventTarget implements AsyncDisposable {
     const pending = peer.pending;
     peer.pending = [];
     peer.pendingBytes = 0;
+    // First a Presence whose Server Information names the address this link leaves from.
+    link.send(this.#presence(peer, false, link));
     for (const message of pending) link.send(message);
   }
 
@@ -599,27 +601,34 @@ export class EnrpPeering extends EnrpEventTarget implements AsyncDisposable {
     return encodeEnrpMessage({ ...message, senderServerId: this.#serverId });
   }
 
-  /** A Presence with this registrar's ownership checksum and Server Information. */
+  /**
+   * A Presence with this registrar's ownership checksum and, when its address is known for the
+   * link it leaves on, its Server Information (RFC 5353 §2.1).
+   */
   #presence(peer: Peer | undefined, replyRequired: boolean, link?: EnrpLink): Uint8Array {
-    return this.#encode({
-      type: EnrpMessageType.presence,
-      receiverServerId: peer?.serverId ?? 0,
-      replyRequired,
-      checksum: this.#core.handlespace.checksum(this.#serverId),
-      serverInformation: this.#serverInformation(link ?? peer?.link),
-    });
+    const serverInformation = this.#serverInformation(link ?? peer?.link);
+    const checksum = this.#core.handlespace.checksum(this.#serverId);
+    const receiverServerId = peer?.serverId ?? 0;
+    const type = EnrpMessageType.presence;
+    return this.#encode(
+      serverInformation === undefined
+        ? { type, receiverServerId, replyRequired, checksum }
+        : { type, receiverServerId, replyRequired, checksum, serverInformation },
+    );
   }
 
   /**
    * How peers reach this registrar's ENRP server: the bound address, or, when it is a wildcard,
-   * the local address of the connection the message leaves on.
+   * the local address of the connection the message leaves on; undefined when that is unknown
+   * yet (a message queued while the connection opens: the link's first Presence carries it).
    */
-  #serverInformation(link: EnrpLink | undefined): ServerInformation {
+  #serverInformation(link: EnrpLink | undefined): ServerInformation | undefined {
     const addr = this.#server.addr;
     let hostname = addr.hostname;
     if (isWildcard(hostname)) {
       const local = link?.connection.localAddr;
-      hostname = local?.transport === "tcp" ? local.hostname : "127.0.0.1";
+      if (local?.transport !== "tcp") return undefined;
+      hostname = local.hostname;
     }
     return {
       serverId: this.#serverId,
@@ -1321,7 +1330,8 @@ export class EnrpPeering extends EnrpEventTarget implements AsyncDisposable {
   #answerList(link: EnrpLink): void {
     const servers: ServerInformation[] = [];
     if (this.#synchronized) {
-      servers.push(this.#serverInformation(link));
+      const own = this.#serverInformation(link);
+      if (own !== undefined) servers.push(own);
       for (const peer of this.#peers.values()) {
         if (!peer.active || peer.address === undefined) continue;
         servers.push({

@@ -166,3 +166,20 @@ Deno.test("EnrpPeering with unreachable configured peers serves alone once every
   assert.equal(detail.mentorServerId, undefined);
   assert.equal(a.enrp!.synchronized, true);
 });
+
+Deno.test("EnrpPeering on a wildcard address advertises the address each connection leaves from", async () => {
+  await using a = startPeer(0x0f000001, { hostname: "0.0.0.0" });
+  await synchronized(a);
+  await using b = startPeer(0x0f000002, { peers: [enrpAddress(a)] });
+  await synchronized(b);
+  await until(
+    [a.enrp!],
+    ["peer-up"],
+    () => a.enrp!.peers().length === 1,
+    2000,
+    "A to know B",
+  );
+  assert.equal(b.enrp!.peers()[0]?.address, `127.0.0.1:${a.enrp!.addr.port}`);
+  a.registerLocal("Wild", poolElement(1));
+  await waitConverged([a, b], "A's PE at B");
+});
