@@ -63,6 +63,17 @@ export interface StartServeOptions {
   readonly env?: Record<string, string>;
 }
 
+/** Spawns `main.ts serve --asap 127.0.0.1:0 …args`. */
+export function spawnServe(
+  args: readonly string[],
+  env?: Record<string, string>,
+): PoolgateProcess {
+  return spawnPoolgate(
+    ["serve", "--asap", "127.0.0.1:0", ...args],
+    env === undefined ? {} : { env },
+  );
+}
+
 /** The port of a JSON log line's `property` (`"127.0.0.1:8000"` → 8000). */
 function portOf(line: string, property: string): number {
   const value = String(JSON.parse(line).properties[property]);
@@ -78,19 +89,9 @@ export async function startServe(
   options: StartServeOptions = {},
 ): Promise<ServeProcess> {
   const store = options.dataDir === undefined ? ["--no-store"] : ["--data-dir", options.dataDir];
-  const proc = spawnPoolgate(
-    [
-      "serve",
-      "--asap",
-      "127.0.0.1:0",
-      "--admin",
-      "127.0.0.1:0",
-      "--log-format",
-      "json",
-      ...store,
-      ...args,
-    ],
-    options.env === undefined ? {} : { env: options.env },
+  const proc = spawnServe(
+    ["--admin", "127.0.0.1:0", "--log-format", "json", ...store, ...args],
+    options.env,
   );
   try {
     await proc.waitForLine(/serving ASAP on/, 20_000);

@@ -8,13 +8,13 @@ import {
   sessionListSchema,
 } from "../../proxy/admin/admin_schemas.ts";
 import { startEchoProcess } from "../_support/echo_process.ts";
-import { spawnPoolgate } from "../_support/poolgate_process.ts";
 import {
   addMember,
   listenerPort,
   makeDataDir,
   roundTrip,
   sessionPeId,
+  spawnServe,
   startServe,
 } from "./_serve_admin.ts";
 
@@ -129,10 +129,7 @@ Deno.test("main.ts serve without a token binds the admin API to loopback and say
 });
 
 Deno.test("main.ts serve refuses an admin address off loopback without a token: one line, exit 2", async () => {
-  await using proc = spawnPoolgate([
-    "serve",
-    "--asap",
-    "127.0.0.1:0",
+  await using proc = spawnServe([
     "--no-store",
     "--admin",
     "0.0.0.0:0",
@@ -146,10 +143,7 @@ Deno.test("main.ts serve refuses an admin address off loopback without a token: 
 
 Deno.test("main.ts serve stops with one line and exit 1 when the --admin address it was given is taken", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  await using proc = spawnPoolgate([
-    "serve",
-    "--asap",
-    "127.0.0.1:0",
+  await using proc = spawnServe([
     "--no-store",
     "--admin",
     `127.0.0.1:${taken.addr.port}`,
@@ -161,10 +155,7 @@ Deno.test("main.ts serve stops with one line and exit 1 when the --admin address
 });
 
 Deno.test("main.ts serve --admin off serves no admin API", async () => {
-  await using proc = spawnPoolgate([
-    "serve",
-    "--asap",
-    "127.0.0.1:0",
+  await using proc = spawnServe([
     "--no-store",
     "--admin",
     "off",

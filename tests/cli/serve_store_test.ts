@@ -7,22 +7,19 @@ import {
 } from "../../proxy/admin/admin_schemas.ts";
 import { CONFIG_STORE_MIGRATIONS, openConfigStore } from "../../proxy/config_store.ts";
 import { startEchoProcess } from "../_support/echo_process.ts";
-import { spawnPoolgate } from "../_support/poolgate_process.ts";
 import {
   addMember,
   listenerPort,
   makeDataDir,
   roundTrip,
   sessionPeId,
+  spawnServe,
   startServe,
 } from "./_serve_admin.ts";
 
 /** Runs `serve` on `dataDir` and resolves with its exit code and non-empty stderr lines. */
 async function failedStart(dataDir: string, args: readonly string[] = []) {
-  await using proc = spawnPoolgate([
-    "serve",
-    "--asap",
-    "127.0.0.1:0",
+  await using proc = spawnServe([
     "--admin",
     "127.0.0.1:0",
     "--data-dir",
