@@ -8,7 +8,19 @@ import { EnrpMessageType, ErrorCauseCode, UpdateAction } from "../../../lib/wire
 import { handle, poolElement } from "./_asap_client.ts";
 import { withDeadline } from "../../_support/deadline.ts";
 import { startPeer, synchronized, until } from "./_enrp_helpers.ts";
-import { ScriptedPeer } from "./_enrp_peer.ts";
+import { type Outgoing, ScriptedPeer } from "./_enrp_peer.ts";
+
+/** A Handle Update of PE `id` in `pool`, as home `home` would send it. */
+function update(action: UpdateAction, pool: string, id: number, home: number): Outgoing {
+  return {
+    type: EnrpMessageType.handleUpdate,
+    receiverServerId: 0,
+    takeoverSuggested: false,
+    action,
+    poolHandle: handle(pool),
+    poolElement: { ...poolElement(id), homeRegistrarId: home },
+  };
+}
 
 Deno.test("EnrpPeering keeps its handlespace through garbage, unknown server IDs, non-owners and spoofed IDs", async () => {
   await using a = startPeer(0x30000001);
@@ -53,14 +65,7 @@ Deno.test("EnrpPeering keeps its handlespace through garbage, unknown server IDs
   assert.equal(unknown.message.errorCauses[0]?.code, ErrorCauseCode.unrecognizedMessage);
 
   // An unknown server's Handle Update and takeover change nothing; it is asked who it is.
-  await stranger.send(raw, {
-    type: EnrpMessageType.handleUpdate,
-    receiverServerId: 0,
-    takeoverSuggested: false,
-    action: UpdateAction.deletePoolElement,
-    poolHandle: handle("Home"),
-    poolElement: { ...poolElement(1), homeRegistrarId: a.serverId },
-  });
+  await stranger.send(raw, update(UpdateAction.deletePoolElement, "Home", 1, a.serverId));
   const probe = await stranger.next(EnrpMessageType.presence);
   assert.ok(probe.message.type === EnrpMessageType.presence && probe.message.replyRequired);
   await stranger.send(raw, {
@@ -71,44 +76,16 @@ Deno.test("EnrpPeering keeps its handlespace through garbage, unknown server IDs
   await stranger.next(EnrpMessageType.presence, 2000, (m) => m.senderServerId === a.serverId);
 
   // Only a PE's home removes it: DEL_PE from others is ignored.
-  await q.send(qConnection, {
-    type: EnrpMessageType.handleUpdate,
-    receiverServerId: 0,
-    takeoverSuggested: false,
-    action: UpdateAction.deletePoolElement,
-    poolHandle: handle("Peer"),
-    poolElement: { ...poolElement(3), homeRegistrarId: p.serverId },
-  });
-  await p.send(pConnection, {
-    type: EnrpMessageType.handleUpdate,
-    receiverServerId: 0,
-    takeoverSuggested: false,
-    action: UpdateAction.deletePoolElement,
-    poolHandle: handle("Home"),
-    poolElement: { ...poolElement(1), homeRegistrarId: a.serverId },
-  });
+  await q.send(qConnection, update(UpdateAction.deletePoolElement, "Peer", 3, p.serverId));
+  await p.send(pConnection, update(UpdateAction.deletePoolElement, "Home", 1, a.serverId));
   // ADD_PE whose PE names another home than its sender: refused with Invalid Values.
-  await p.send(pConnection, {
-    type: EnrpMessageType.handleUpdate,
-    receiverServerId: 0,
-    takeoverSuggested: false,
-    action: UpdateAction.addPoolElement,
-    poolHandle: handle("Home"),
-    poolElement: { ...poolElement(1), homeRegistrarId: p.serverId + 5 },
-  });
+  await p.send(pConnection, update(UpdateAction.addPoolElement, "Home", 1, p.serverId + 5));
   const foreign = await p.next(EnrpMessageType.error);
   assert.ok(foreign.message.type === EnrpMessageType.error);
   assert.equal(foreign.message.errorCauses[0]?.code, ErrorCauseCode.invalidValues);
 
   // A message claiming P's ID on Q's connection: Rejection due to security considerations.
-  await qConnection.send(p.encode({
-    type: EnrpMessageType.handleUpdate,
-    receiverServerId: 0,
-    takeoverSuggested: false,
-    action: UpdateAction.deletePoolElement,
-    poolHandle: handle("Peer"),
-    poolElement: { ...poolElement(3), homeRegistrarId: p.serverId },
-  }));
+  await qConnection.send(p.encode(update(UpdateAction.deletePoolElement, "Peer", 3, p.serverId)));
   const spoofed = await q.next(EnrpMessageType.error);
   assert.ok(spoofed.message.type === EnrpMessageType.error);
   assert.equal(
