@@ -7,8 +7,15 @@
 import assert from "node:assert/strict";
 import type { Registrar } from "../../../lib/registrar/mod.ts";
 import { type EnrpMessage, EnrpMessageType } from "../../../lib/wire/mod.ts";
-import { handle, poolElement } from "./_asap_client.ts";
-import { nextEnrpEvent, startPeer, synchronized, until } from "./_enrp_helpers.ts";
+import { connectAsap, handle, poolElement, registration } from "./_asap_client.ts";
+import {
+  CHANGES,
+  enrpAddress,
+  nextEnrpEvent,
+  startPeer,
+  synchronized,
+  until,
+} from "./_enrp_helpers.ts";
 import { ScriptedPeer } from "./_enrp_peer.ts";
 
 /** Connects `peer` to `registrar`, introduces it and announces the PEs it owns. */
@@ -209,4 +216,22 @@ Deno.test("EnrpPeering reclaims its PEs with ADD_PE when a peer took it over whi
   }
   assert.deepEqual([...reclaimed].sort(), [1, 2]);
   assert.equal(a.handlespace.countOwnedBy(a.serverId), 2);
+});
+
+Deno.test("Registrar.shutdown() with enrp announces no removal: a peer takes over its static members and ASAP PEs, which stay selectable", async () => {
+  await using a = startPeer(0x20000001);
+  const b = startPeer(0x20000002, { peers: [enrpAddress(a)] });
+  await synchronized(b);
+  assert.equal(b.registerLocal("Static", poolElement(1)).ok, true);
+  await using client = await connectAsap(b.addr.port);
+  await client.request(registration("Asap", poolElement(2)));
+  await until([a], CHANGES, () => a.handlespace.countOwnedBy(b.serverId) === 2, 2000, "B's PEs");
+  const removals = countRemovals(a);
+  const takeover = nextEnrpEvent(a, "takeover");
+  await b.shutdown();
+  assert.equal((await takeover).poolElements, 2);
+  assert.equal(removals.count, 0);
+  assert.equal(a.select("Static", 1)[0]?.identifier, 1);
+  assert.equal(a.select("Asap", 1)[0]?.identifier, 2);
+  assert.equal(a.handlespace.find(handle("Static"), 1)?.homeRegistrarId, a.serverId);
 });
