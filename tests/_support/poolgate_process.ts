@@ -18,14 +18,24 @@ export interface PoolgateProcess extends AsyncDisposable {
   waitForExit(timeoutMs?: number): Promise<Deno.CommandStatus>;
 }
 
-/** Spawns `deno run -A main.ts ...args` with `env` added to the environment. */
+/**
+ * Spawns `deno run -A main.ts ...args` with `env` added to the environment. Unless `env` says
+ * otherwise, the process keeps its state in a temporary directory of its own and binds the admin
+ * API to a free port, so that tests neither share `~/.local/state/poolgate` nor race for 8080.
+ */
 export function spawnPoolgate(
   args: readonly string[],
   options: { env?: Record<string, string> } = {},
 ): PoolgateProcess {
+  const stateHome = Deno.makeTempDirSync({ prefix: "poolgate-test-state-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", MAIN, ...args],
-    env: { NO_COLOR: "1", ...options.env },
+    env: {
+      NO_COLOR: "1",
+      XDG_STATE_HOME: stateHome,
+      POOLGATE_ADMIN: "127.0.0.1:0",
+      ...options.env,
+    },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -57,7 +67,7 @@ export function spawnPoolgate(
     }
   }
   const pumps = Promise.all([pump(child.stdout, stdoutLines), pump(child.stderr, stderrLines)]);
-  const status = child.status;
+  const status = child.status.finally(() => Deno.removeSync(stateHome, { recursive: true }));
 
   function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
