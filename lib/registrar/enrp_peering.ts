@@ -173,7 +173,6 @@ export class EnrpPeering extends EnrpEventTarget implements AsyncDisposable {
   /** Connection attempts under way, awaited by shutdown. */
   readonly #attempts = new Set<Promise<unknown>>();
   #synchronized = false;
-  #mentorServerId: number | undefined;
   #nextHeartbeatAt = 0;
   #heartbeats = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -196,7 +195,7 @@ export class EnrpPeering extends EnrpEventTarget implements AsyncDisposable {
       port: settings.port,
       maxConnections: settings.maxConnections,
       logger: this.#logger.getChild("transport"),
-      onConnection: (connection) => this.#serve(new EnrpLink(connection, false)),
+      onConnection: (connection) => this.#track(new EnrpLink(connection, false)),
     });
     const own = this.#server.addr;
     this.#contacts = settings.peers.map((address) => ({
@@ -415,9 +414,8 @@ export class EnrpPeering extends EnrpEventTarget implements AsyncDisposable {
 
   #synchronize(mentor: number | undefined): void {
     this.#synchronized = true;
-    this.#mentorServerId = mentor;
     this.emit("synchronized", {
-      mentorServerId: this.#mentorServerId,
+      mentorServerId: mentor,
       poolElements: this.#core.handlespace.elementCount,
     });
   }
@@ -486,11 +484,6 @@ export class EnrpPeering extends EnrpEventTarget implements AsyncDisposable {
     });
     this.#links.set(link, task);
     return task;
-  }
-
-  /** Serves an incoming connection until it ends. */
-  #serve(link: EnrpLink): Promise<void> {
-    return this.#track(link);
   }
 
   async #read(link: EnrpLink): Promise<void> {

@@ -135,7 +135,7 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
       deregister: (handle, peId, owner, reason) => this.#deregister(handle, peId, owner, reason),
       releaseAll: (owner, reason) => this.#releaseAll(owner, reason),
       reportUnreachable: (handle, peId) => this.#reportUnreachable(handle, peId),
-      excluded: (handle) => this.#unselectable.get(handleKey(handle)),
+      excluded: (handle) => this.#unselectableIn(handle),
     };
     const asap = new AsapService(core);
     this.#server = startMessageServer({
@@ -234,9 +234,7 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
   ): PoolElementView[] {
     const now = this.#settings.now();
     const bytes = handleBytes(handle);
-    const unselectable = this.#unselectable.size === 0
-      ? undefined
-      : this.#unselectable.get(handleKey(bytes));
+    const unselectable = this.#unselectableIn(bytes);
     if (unselectable !== undefined) exclude = new Set([...unselectable, ...(exclude ?? [])]);
     return exclude === undefined
       ? this.#handlespace.select(bytes, count, now)
@@ -426,6 +424,11 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
     } else if (owned !== undefined) {
       owned.owner.probe(owned);
     }
+  }
+
+  /** The pool's PEs that selections skip (usually none: then no key is built). */
+  #unselectableIn(handle: Uint8Array): ReadonlySet<number> | undefined {
+    return this.#unselectable.size === 0 ? undefined : this.#unselectable.get(handleKey(handle));
   }
 
   #markUnselectable(handle: Uint8Array, peId: number): void {
