@@ -14,6 +14,7 @@ import type { ConfigSnapshot, ConfigStore } from "./config_store.ts";
 import { MetricsCounters } from "./metrics_counters.ts";
 import {
   type EnrpStatus,
+  NO_ENRP_STATUS,
   PoolgateAdminBackend,
   type PoolTuning,
 } from "./poolgate_admin_backend.ts";
@@ -169,7 +170,7 @@ export function startPoolgate(options: PoolgateOptions = {}): Poolgate {
       counters,
       ...(options.store === undefined ? {} : { store: options.store }),
       ...(options.poolTuning === undefined ? {} : { poolTuning: options.poolTuning }),
-      ...(options.enrpStatus === undefined ? {} : { enrpStatus: options.enrpStatus }),
+      enrpStatus: options.enrpStatus ?? enrpStatusOf(registrar),
       stopping: () => stopping,
       logger: logger.getChild("admin"),
     });
@@ -214,5 +215,23 @@ export function startPoolgate(options: PoolgateOptions = {}): Poolgate {
     finished,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+/** The registrar's ENRP peering as the admin API shows it; no peers when ENRP is off. */
+function enrpStatusOf(registrar: Registrar): () => EnrpStatus {
+  return () => {
+    const enrp = registrar.enrp;
+    if (enrp === undefined) return NO_ENRP_STATUS;
+    return {
+      peers: enrp.peers().map((peer) => ({
+        serverId: peer.serverId,
+        address: peer.address ?? "",
+        state: peer.state,
+      })),
+      synchronized: enrp.synchronized,
+      ...(enrp.synchronized ? {} : { detail: "the first handle table download is not done" }),
+      messagesReceived: enrp.messagesReceived(),
+    };
   };
 }

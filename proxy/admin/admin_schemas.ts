@@ -236,10 +236,11 @@ export type ListenerView = z.infer<typeof listenerViewSchema>;
 export const listenerListSchema = z.object({ listeners: z.array(listenerViewSchema) });
 
 /**
- * A peer registrar's state: `synchronizing` until its handle table is taken over, `up` while
- * its Presence messages arrive, `down` once they stop.
+ * A peer registrar's state as ENRP peering keeps it (RFC 5353 §3.5): `up` while it is heard,
+ * `probing` after silence (Presence with the R bit sent), `taking-over` while this registrar
+ * takes its PEs over, `dead` once that is done.
  */
-export const peerStateSchema = z.enum(["connecting", "synchronizing", "up", "down"]);
+export const peerStateSchema = z.enum(["up", "probing", "taking-over", "dead"]);
 
 /** GET /v1/registrar. */
 export const registrarStatusSchema = z.object({
@@ -247,7 +248,7 @@ export const registrarStatusSchema = z.object({
   serverId: identifier,
   peers: z.array(z.object({
     serverId: identifier,
-    /** Its ENRP address as `host:port`. */
+    /** Its ENRP address as `host:port`; empty until known. */
     address: z.string(),
     state: peerStateSchema,
   })),

@@ -397,7 +397,7 @@ Deno.test("PoolgateAdminBackend.metrics() counts sessions and bytes; readiness()
   let synchronized = false;
   await using instance = startInstance({
     enrpStatus: () => ({
-      peers: [{ serverId: 77, address: "127.0.0.1:9901", state: "synchronizing" }],
+      peers: [{ serverId: 77, address: "127.0.0.1:9901", state: "probing" }],
       synchronized,
       ...(synchronized ? {} : { detail: "waiting for 127.0.0.1:9901" }),
       messagesReceived: { ENRP_PRESENCE: 3 },

@@ -752,7 +752,7 @@ Deno.test("GET /v1/registrar shows the server id, peers and the handlespace chec
   });
   backend.peers = [
     { serverId: 77, address: "10.1.0.1:9901", state: "up" },
-    { serverId: 78, address: "[fd00::1]:9901", state: "synchronizing" },
+    { serverId: 78, address: "[fd00::1]:9901", state: "probing" },
   ];
   const status = await expectJson(
     await send(app, "GET", "/v1/registrar"),
