@@ -42,8 +42,8 @@ async function logLine(proc: PoolgateProcess, pattern: RegExp): Promise<LogLine>
 
 /**
  * Runs `openssl s_client` against the TLS listener asking for `name`, verifying the server's
- * certificate against `cert`; writes `line` once the handshake is done and ends when it has come
- * back (or the connection ends).
+ * certificate against `cert`; `line` is queued on its stdin at once (s_client sends it once the
+ * handshake is done), and the client is stopped once the line has come back.
  */
 async function sClient(port: number, name: string, cert: SelfSignedCertificate, line: string) {
   const child = new Deno.Command("openssl", {
@@ -58,34 +58,36 @@ async function sClient(port: number, name: string, cert: SelfSignedCertificate, 
       "-verify_return_error",
       "-verify_hostname",
       name,
+      // Keep the connection when stdin ends; the test stops s_client itself.
+      "-ign_eof",
     ],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const stdin = child.stdin.getWriter();
+  // Queued before the handshake ends, so no write can meet a client that has already exited.
+  await stdin.write(new TextEncoder().encode(`${line}\n`));
   const stderr = new Response(child.stderr).text();
   let stdout = "";
   const reader = child.stdout.getReader();
   const read = async () => {
-    let wrote = false;
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
       stdout += decoder.decode(chunk.value, { stream: true });
-      if (!wrote && stdout.includes("Verify return code:")) {
-        wrote = true;
-        await stdin.write(new TextEncoder().encode(`${line}\n`));
-      }
-      // Without -ign_eof, s_client closes the connection and exits at the end of its stdin.
-      if (stdout.includes(`\n${line}\n`)) break;
+      if (stdout.includes("Verify return code:") && stdout.includes(`\n${line}\n`)) break;
     }
-    await stdin.close().catch(() => {});
-    reader.releaseLock();
-    await child.stdout.cancel();
   };
   try {
     await withDeadline(read(), DEADLINE_MS, `openssl s_client for ${name}`);
   } finally {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Already gone: the connection ended.
+    }
     await stdin.close().catch(() => {});
+    reader.releaseLock();
+    await child.stdout.cancel();
   }
   const status = await withDeadline(child.status, DEADLINE_MS, "openssl s_client to exit");
   return { code: status.code, stdout, stderr: await stderr };
