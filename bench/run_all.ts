@@ -14,6 +14,7 @@ const BENCHMARKS: Record<string, { script: string; denoFlags: string[]; args?: s
     denoFlags: ["--allow-all", "--v8-flags=--expose-gc"],
   },
   registrar: { script: "registrar_bench.ts", denoFlags: ["--allow-all"] },
+  enrp: { script: "enrp_bench.ts", denoFlags: ["--allow-all"] },
 };
 
 const names = Deno.args.length > 0 ? Deno.args : Object.keys(BENCHMARKS);
