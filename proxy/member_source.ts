@@ -22,6 +22,12 @@ export interface PoolMemberAddress {
 export interface PoolMemberSource {
   /** Picks one PE of the pool by its policy, skipping `exclude`; undefined when none is left. */
   select(poolHandle: string, exclude: ReadonlySet<number>): PoolMemberAddress | undefined;
+  /**
+   * The PE `peId` of the pool when it is registered and takes new sessions, else undefined:
+   * how the proxy honours the failover targets a Business Card names (RFC 5352 §2.2.13) without
+   * trusting the addresses in it. Without this method Business Cards are ignored.
+   */
+  find?(poolHandle: string, peId: number): PoolMemberAddress | undefined;
   /** Reports a PE the proxy could not use (ASAP Endpoint Unreachable semantics, RFC 5352 §3.5). */
   reportUnreachable(poolHandle: string, peId: number): void;
   /**

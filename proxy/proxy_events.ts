@@ -21,6 +21,11 @@ export type SessionEndReason =
   | "max-failovers"
   /** No byte either way for the pool's `idleTimeoutMs`. */
   | "idle-timeout"
+  /**
+   * A control-channel session's replay buffer stayed full (no cookie freed it) for the pool's
+   * `replayStallTimeoutMs`: closed rather than continued with a gap.
+   */
+  | "replay-overflow"
   /** The incoming PROXY protocol header was malformed, too long or too slow. */
   | "bad-proxy-header"
   /** Closed through `close(sessionId)`. */
@@ -42,6 +47,12 @@ export type FailoverCause =
   | "dead-fin"
   /** The member source reported the pool element removed from the pool. */
   | "removed"
+  /**
+   * A DATA PLUS CONTROL pool element sent a malformed or forged frame, or refused the Cookie
+   * Echo with an ASAP Error. (Its channel ending without an end frame counts as `dead-fin`:
+   * no probe is needed to know that is a failure.)
+   */
+  | "protocol-error"
   /** A `failover(sessionId)` call. */
   | "admin";
 

@@ -31,6 +31,16 @@ export type FinProbe = "unless-done" | "if-unanswered" | "off";
  * cannot be recovered, so moving the session is a choice the operator makes (shared/DESIGN.md).
  */
 export const DEFAULT_FAILOVER_MODE: FailoverMode = "sever";
+/**
+ * Sessions on DATA PLUS CONTROL pool elements move with their last state cookie and lose
+ * nothing, so they migrate unless the pool says otherwise (shared/DESIGN.md).
+ */
+export const DEFAULT_CONTROL_FAILOVER_MODE: FailoverMode = "migrate";
+/**
+ * How long a control-channel session whose replay buffer is full waits for a cookie to free
+ * it (reading nothing more from the client meanwhile) before it is closed.
+ */
+export const DEFAULT_REPLAY_STALL_TIMEOUT_MS = 10_000;
 /** Most pool element changes per session: connect retries and migrations together. */
 export const DEFAULT_MAX_FAILOVERS = 3;
 /** Most client bytes a session holds that are not yet written to its pool element. */
@@ -53,7 +63,11 @@ export const DEFAULT_PROXY_PROTOCOL: ProxyProtocolVersion = "off";
 
 /** How the proxy treats the sessions of one pool. */
 export interface PoolSettings {
-  /** What a pool element failure does to a session. @default {DEFAULT_FAILOVER_MODE} */
+  /**
+   * What a pool element failure does to a session. Unset, sessions on DATA ONLY pool elements
+   * use {@linkcode DEFAULT_FAILOVER_MODE} and those on DATA PLUS CONTROL ones
+   * {@linkcode DEFAULT_CONTROL_FAILOVER_MODE}. @default {DEFAULT_FAILOVER_MODE}
+   */
   readonly failover?: FailoverMode;
   /**
    * Most pool element changes per session, connect retries included; the session is closed
@@ -63,10 +77,17 @@ export interface PoolSettings {
   /**
    * Most client bytes read but not yet written to the pool element: what a `migrate` failover
    * replays to the next one. The proxy reads no more from the client until they are written,
-   * so this buffer cannot overflow; it bounds the client→PE read size.
+   * so this buffer cannot overflow; it bounds the client→PE read size. On a DATA PLUS CONTROL
+   * channel it holds the client bytes since the last cookie instead (docs/data_channel.md):
+   * when it is full, the proxy reads nothing more from the client until a cookie frees it.
    * @default {DEFAULT_REPLAY_BUFFER_BYTES}
    */
   readonly replayBufferBytes?: number;
+  /**
+   * How long a control-channel session with a full replay buffer waits for a cookie before it
+   * is closed. @default {DEFAULT_REPLAY_STALL_TIMEOUT_MS}
+   */
+  readonly replayStallTimeoutMs?: number;
   /** Longest connect to a pool element (and FIN probe). @default {DEFAULT_CONNECT_TIMEOUT_MS} */
   readonly connectTimeoutMs?: number;
   /** Longest silence both ways before the session is closed; 0 for none. @default {DEFAULT_IDLE_TIMEOUT_MS} */
@@ -82,10 +103,15 @@ export interface PoolSettings {
   readonly finProbeSettleMs?: number;
 }
 
-/** {@linkcode PoolSettings} with every default filled in. */
-export type ResolvedPoolSettings = {
-  readonly [K in keyof PoolSettings]-?: NonNullable<PoolSettings[K]>;
-};
+/**
+ * {@linkcode PoolSettings} with every default filled in; `failover` is the DATA ONLY mode and
+ * `controlFailover` the DATA PLUS CONTROL one.
+ */
+export type ResolvedPoolSettings =
+  & {
+    readonly [K in keyof PoolSettings]-?: NonNullable<PoolSettings[K]>;
+  }
+  & { readonly controlFailover: FailoverMode };
 
 /**
  * Fills in the defaults of `settings` for `poolHandle` and checks every value.
@@ -98,8 +124,10 @@ export function resolvePoolSettings(
 ): ResolvedPoolSettings {
   const resolved: ResolvedPoolSettings = {
     failover: settings.failover ?? DEFAULT_FAILOVER_MODE,
+    controlFailover: settings.failover ?? DEFAULT_CONTROL_FAILOVER_MODE,
     maxFailovers: settings.maxFailovers ?? DEFAULT_MAX_FAILOVERS,
     replayBufferBytes: settings.replayBufferBytes ?? DEFAULT_REPLAY_BUFFER_BYTES,
+    replayStallTimeoutMs: settings.replayStallTimeoutMs ?? DEFAULT_REPLAY_STALL_TIMEOUT_MS,
     connectTimeoutMs: settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: settings.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     proxyProtocol: settings.proxyProtocol ?? DEFAULT_PROXY_PROTOCOL,
@@ -112,6 +140,7 @@ export function resolvePoolSettings(
   checkOneOf(what, "finProbe", resolved.finProbe, ["unless-done", "if-unanswered", "off"]);
   checkInteger(what, "maxFailovers", resolved.maxFailovers, 0);
   checkInteger(what, "replayBufferBytes", resolved.replayBufferBytes, 1);
+  checkInteger(what, "replayStallTimeoutMs", resolved.replayStallTimeoutMs, 1);
   checkInteger(what, "connectTimeoutMs", resolved.connectTimeoutMs, 1);
   checkInteger(what, "idleTimeoutMs", resolved.idleTimeoutMs, 0);
   checkInteger(what, "finProbeSettleMs", resolved.finProbeSettleMs, 0);
