@@ -28,6 +28,7 @@ import type {
   PoolMemberRemovedListener,
   PoolMemberSource,
 } from "./member_source.ts";
+import { ConnectGate } from "./control_session_gate.ts";
 import { FinProber } from "./fin_prober.ts";
 import { ProxyEventTarget, type SessionEndDetail } from "./proxy_events.ts";
 import { DEFAULT_MAX_PROXY_HEADER_LENGTH, PROXY_V1_MAX_LENGTH } from "./proxy_protocol.ts";
@@ -254,6 +255,7 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
       connect,
       logger: this.#logger,
       finProber: new FinProber(connect),
+      connectGate: new ConnectGate(),
       moved: (session, from, to) => this.#moved(session, from, to),
       started: (detail) => this.emit("session-start", detail),
       failedOver: (detail) => this.emit("failover", detail),

@@ -16,6 +16,8 @@ import type { Logger } from "@logtape/logtape";
 import { formatAddress } from "../lib/transport/format_address.ts";
 import { isPeerGone } from "../lib/transport/is_peer_gone.ts";
 import { type Connector, connectWithin, type PeConnection } from "./connector.ts";
+import { ControlSession } from "./control_session.ts";
+import type { ConnectGate } from "./control_session_gate.ts";
 import { FinProber } from "./fin_prober.ts";
 import type { PoolMemberAddress, PoolMemberSource } from "./member_source.ts";
 import type {
@@ -64,6 +66,11 @@ export interface SessionHost {
    * @default {a prober per FIN, sharing no probe}
    */
   readonly finProber?: FinProber;
+  /**
+   * Bounds the connects in flight to each pool element across control-channel sessions.
+   * @default {none: every connect goes at once}
+   */
+  readonly connectGate?: ConnectGate;
   /** The session moved from pool element `from` to `to` (either undefined at the ends). */
   moved(session: Session, from: number | undefined, to: number | undefined): void;
   started(detail: SessionStartDetail): void;
@@ -112,6 +119,8 @@ export class Session {
   readonly #host: SessionHost;
   readonly #client: PeConnection;
   readonly #upBuffer: Uint8Array;
+  /** The whole client → PE buffer: a control session's replay limit is not a read limit. */
+  readonly #fullUpBuffer: Uint8Array;
   readonly #downBuffer: Uint8Array;
   readonly #proxyHeader: SessionInit["proxyHeader"];
   readonly #startedAt = performance.now();
@@ -133,6 +142,9 @@ export class Session {
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #idleSeen = -1;
   #idleQuietTicks = 0;
+  /** The first pool element picked speaks DATA PLUS CONTROL: a control session takes over. */
+  #controlMember: PoolMemberAddress | undefined;
+  #control: ControlSession | undefined;
 
   /** Creates the session; nothing happens until {@linkcode Session.run}. */
   constructor(init: SessionInit, host: SessionHost) {
@@ -144,6 +156,7 @@ export class Session {
     this.#upBuffer = init.upBuffer.length > init.settings.replayBufferBytes
       ? init.upBuffer.subarray(0, init.settings.replayBufferBytes)
       : init.upBuffer;
+    this.#fullUpBuffer = init.upBuffer;
     this.#downBuffer = init.downBuffer;
     this.#proxyHeader = init.proxyHeader;
     this.#clientEndpoint = endpointOf(init.client.remoteAddr);
@@ -158,6 +171,7 @@ export class Session {
 
   /** A snapshot for the session list. */
   info(): SessionInfo {
+    if (this.#control !== undefined) return this.#control.info();
     return {
       id: this.id,
       client: this.#clientName,
@@ -172,6 +186,7 @@ export class Session {
 
   /** Moves the session off its pool element as if it had failed (the pool's failover mode applies). */
   failover(cause: "removed" | "admin"): boolean {
+    if (this.#control !== undefined) return this.#control.failover(cause);
     const leg = this.#leg;
     if (leg === undefined || leg.replaced !== undefined || this.#reason !== undefined) return false;
     this.#replace(leg, cause);
@@ -180,6 +195,7 @@ export class Session {
 
   /** Ends the session at once: both connections are closed. */
   close(reason: SessionEndReason): void {
+    if (this.#control !== undefined) return this.#control.close(reason);
     if (this.#reason !== undefined) return;
     this.#reason = reason;
     clearTimeout(this.#idleTimer);
@@ -206,6 +222,8 @@ export class Session {
           this.#armIdleTimer();
           await Promise.all([this.#pumpUp(first), this.#pumpDown(leg)]);
           this.close("completed");
+        } else if (this.#controlMember !== undefined && this.#reason === undefined) {
+          return await this.#runControl(this.#controlMember, first);
         }
       }
     } catch (error) {
@@ -358,17 +376,22 @@ export class Session {
 
   /** Leaves `leg` once, however many pumps notice its failure. */
   #replace(leg: Leg, cause: FailoverCause): Promise<Leg | undefined> {
+    if (leg.replaced !== undefined) return leg.replaced;
+    // Set before the failover starts: reporting the pool element may remove it at once, and the
+    // removal calls `failover()` again from within (re-entrant), which must find it set.
+    const { promise, resolve } = Promise.withResolvers<Leg | undefined>();
+    leg.replaced = promise;
     // Never rejects: `failover()` callers do not await it.
-    leg.replaced ??= this.#failover(leg, cause).catch((error) => {
+    this.#failover(leg, cause).then(resolve, (error) => {
       this.#host.logger.error("Failover of session {sessionId} failed: {error}", {
         peer: this.#clientName,
         sessionId: this.id,
         error,
       });
       this.close("error");
-      return undefined;
+      resolve(undefined);
     });
-    return leg.replaced;
+    return promise;
   }
 
   async #failover(leg: Leg, cause: FailoverCause): Promise<Leg | undefined> {
@@ -428,7 +451,11 @@ export class Session {
       from = member.peId;
       this.#exclude.add(member.peId);
       if (member.transportUse !== 0) {
-        // The framed DATA PLUS CONTROL channel is not spoken here: such a member is passed over.
+        if (this.#leg === undefined) {
+          this.#controlMember = member;
+          return undefined;
+        }
+        // A session that began on a DATA ONLY pool element has no cookie to move with.
         this.#host.logger.warn(
           "Pool element {peId} of pool {pool} uses DATA PLUS CONTROL, which this proxy does not speak: skipped",
           { peer: this.#clientName, sessionId: this.id, pool: this.pool, peId: member.peId },
@@ -477,6 +504,35 @@ export class Session {
       return leg;
     }
     return undefined;
+  }
+
+  /** Hands the session to a {@linkcode ControlSession} on `member` (docs/data_channel.md). */
+  #runControl(member: PoolMemberAddress, first: Uint8Array | undefined): Promise<SessionEndDetail> {
+    const host = this.#host;
+    this.#control = new ControlSession({
+      id: this.id,
+      pool: this.pool,
+      settings: this.#settings,
+      client: this.#client,
+      clientName: this.#clientName,
+      upBuffer: this.#fullUpBuffer,
+      downBuffer: this.#downBuffer,
+      first,
+      member,
+      exclude: this.#exclude,
+      failovers: this.#failovers,
+      pes: this.#pes,
+      startedAt: this.#startedAt,
+    }, {
+      memberSource: host.memberSource,
+      connect: host.connect,
+      logger: host.logger,
+      connectGate: host.connectGate,
+      moved: (from, to) => host.moved(this, from, to),
+      started: (detail) => host.started(detail),
+      failedOver: (detail) => host.failedOver(detail),
+    });
+    return this.#control.run();
   }
 
   #connectFailed(member: PoolMemberAddress, error: unknown): void {

@@ -471,9 +471,11 @@ export class PeSessionServer extends AsapEventTarget<PeSessionEventDetails>
     let reason: PeSessionEndReason = "channel-lost";
     try {
       conn.setNoDelay(true);
-      const hello = writeAll(conn, encodeHello({ version: DATA_CHANNEL_VERSION, resume: false }));
-      const opened = await openChannel(conn, this.#readBufferBytes, this.#handshakeTimeoutMs);
-      await hello;
+      // Both hellos at once; a failure of either is the channel's (neither is left unawaited).
+      const [opened] = await Promise.all([
+        openChannel(conn, this.#readBufferBytes, this.#handshakeTimeoutMs),
+        writeAll(conn, encodeHello({ version: DATA_CHANNEL_VERSION, resume: false })),
+      ]);
       session = new PeSession({ id, conn, ...opened });
       let state: unknown;
       try {

@@ -299,15 +299,21 @@ Deno.test("startProxy() closes a client over maxSessions at once and keeps the o
   }
 });
 
-Deno.test("startProxy() skips a DATA PLUS CONTROL member, which needs the framed channel", async () => {
+Deno.test("startProxy() never moves a session begun on a DATA ONLY member to a DATA PLUS CONTROL one", async () => {
+  // No cookie to resume from: the control channel (docs/data_channel.md) is passed over.
   await using pe = startTestServer(echoHandler);
   const source = new StaticMemberSource({
-    [TEST_POOL]: [testMember(1, pe.port, 1), testMember(2, pe.port)],
+    [TEST_POOL]: [testMember(1, pe.port), testMember(2, pe.port, 1)],
   });
   await using proxy = startTestProxy(source);
   const started = waitForProxyEvent(proxy, "session-start", DEADLINE_MS);
+  const ended = waitForProxyEvent(proxy, "session-end", DEADLINE_MS);
   using _client = await connectTo(proxy);
-  assert.equal((await started).peId, 2);
+  const { peId, sessionId } = await started;
+  assert.equal(peId, 1);
+  assert.ok(proxy.failover(sessionId));
+  const end = await ended;
+  assert.deepEqual([end.pes, end.reason], [[1], "no-pe"]);
 });
 
 Deno.test("startProxy() closes a session idle for idleTimeoutMs", async () => {
