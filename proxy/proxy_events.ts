@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { type TypedEventListener, TypedEventTarget } from "../lib/typed_event_target.ts";
 
 /** Why a session ended, as logged in the access log's `reason`. */
 export type SessionEndReason =
@@ -125,46 +126,10 @@ export interface ProxyEventDetails {
 }
 
 /** A listener of one event type. */
-export type ProxyEventListener<K extends keyof ProxyEventDetails> = (
-  event: CustomEvent<ProxyEventDetails[K]>,
-) => void;
-
-/**
- * The typed overloads of {@linkcode ProxyEventTarget}, merged into the class: an untyped
- * `EventTarget` method cannot implement them without a cast (CustomEvent listeners are narrower
- * than `EventListener`), and the runtime behaviour is EventTarget's own.
- */
-export interface ProxyEventTarget {
-  /** Adds a typed listener for `type`. */
-  addEventListener<K extends keyof ProxyEventDetails>(
-    type: K,
-    listener: ProxyEventListener<K> | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /** Adds an untyped listener. */
-  addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /** Removes a typed listener for `type`. */
-  removeEventListener<K extends keyof ProxyEventDetails>(
-    type: K,
-    listener: ProxyEventListener<K> | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  /** Removes an untyped listener. */
-  removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-}
+export type ProxyEventListener<K extends keyof ProxyEventDetails> = TypedEventListener<
+  ProxyEventDetails,
+  K
+>;
 
 /** An `EventTarget` whose listeners are typed by {@linkcode ProxyEventDetails}. */
-export class ProxyEventTarget extends EventTarget {
-  /** Dispatches a `type` event carrying `detail`. */
-  protected emit<K extends keyof ProxyEventDetails>(type: K, detail: ProxyEventDetails[K]): void {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
-  }
-}
+export class ProxyEventTarget extends TypedEventTarget<ProxyEventDetails> {}

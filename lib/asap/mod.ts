@@ -21,7 +21,7 @@
  *
  * @module
  */
-export * from "./asap_event_target.ts";
+export * from "../typed_event_target.ts";
 export * from "./asap_request_error.ts";
 export * from "./pool_element.ts";
 export * from "./pool_user.ts";

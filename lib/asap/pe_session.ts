@@ -29,7 +29,7 @@ import type { PoolElementParameter } from "../wire/parameters.ts";
 import { formatAddress } from "../transport/format_address.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { isPeerGone } from "../transport/is_peer_gone.ts";
-import { AsapEventTarget } from "./asap_event_target.ts";
+import { TypedEventTarget } from "../typed_event_target.ts";
 import { toPoolHandle } from "./_pool_handle.ts";
 import {
   DATA_CHANNEL_VERSION,
@@ -343,7 +343,7 @@ export function servePeSessions<S>(options: PeSessionServerOptions<S>): PeSessio
 }
 
 /** A running session server; see {@linkcode servePeSessions}. */
-export class PeSessionServer extends AsapEventTarget<PeSessionEventDetails>
+export class PeSessionServer extends TypedEventTarget<PeSessionEventDetails>
   implements AsyncDisposable {
   /** Where the server accepts channels. */
   readonly addr: Deno.NetAddr;

@@ -26,7 +26,7 @@ import type { SelectionPolicy } from "../wire/selection_policy.ts";
 import { parseIpAddress } from "../wire/ip_address.ts";
 import { delay } from "../transport/delay.ts";
 import { requirePositiveInteger } from "../transport/message_limits.ts";
-import { AsapEventTarget } from "./asap_event_target.ts";
+import { TypedEventTarget } from "../typed_event_target.ts";
 import { AsapRequestError } from "./asap_request_error.ts";
 import { HomeRegistrar, raceSignal, type RegistrarLink } from "./_home_registrar.ts";
 import { sameBytes, toPoolHandle } from "./_pool_handle.ts";
@@ -203,7 +203,7 @@ interface UpdateWaiter {
 const ACTION = "register pool element";
 
 /** A pool element's registration; see {@linkcode registerPoolElement}. */
-export class PoolElementRegistration extends AsapEventTarget<PoolElementEventDetails>
+export class PoolElementRegistration extends TypedEventTarget<PoolElementEventDetails>
   implements AsyncDisposable {
   readonly #settings: Settings;
   readonly #poolHandle: Uint8Array;

@@ -11,7 +11,7 @@ import { AsapMessageType, PolicyType } from "../wire/codes.ts";
 import type { PoolElementParameter } from "../wire/parameters.ts";
 import type { SelectionPolicy } from "../wire/selection_policy.ts";
 import { requirePositiveInteger } from "../transport/message_limits.ts";
-import { AsapEventTarget } from "./asap_event_target.ts";
+import { TypedEventTarget } from "../typed_event_target.ts";
 import { AsapRequestError } from "./asap_request_error.ts";
 import { HomeRegistrar, raceSignal, type RegistrarLink } from "./_home_registrar.ts";
 import { poolHandleKey, sameBytes, toPoolHandle } from "./_pool_handle.ts";
@@ -129,7 +129,7 @@ export function createPoolUser(options: PoolUserOptions): PoolUser {
 const ACTION = "create pool user";
 
 /** A pool user; see {@linkcode createPoolUser}. */
-export class PoolUser extends AsapEventTarget<PoolUserEventDetails> implements AsyncDisposable {
+export class PoolUser extends TypedEventTarget<PoolUserEventDetails> implements AsyncDisposable {
   readonly #home: HomeRegistrar;
   readonly #staleCacheMs: number;
   readonly #requestTimeoutMs: number;

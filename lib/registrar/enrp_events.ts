@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type TypedEventListener, TypedEventTarget } from "../typed_event_target.ts";
 
 /**
  * A peer registrar's state as this registrar sees it:
@@ -71,46 +72,10 @@ export interface EnrpEventDetails {
 }
 
 /** A listener of one event type. */
-export type EnrpEventListener<K extends keyof EnrpEventDetails> = (
-  event: CustomEvent<EnrpEventDetails[K]>,
-) => void;
-
-/**
- * The typed overloads of {@linkcode EnrpEventTarget}, merged into the class (as
- * `RegistrarEventTarget` does: an untyped `EventTarget` method cannot implement them without
- * a cast).
- */
-export interface EnrpEventTarget {
-  /** Adds a typed listener for `type`. */
-  addEventListener<K extends keyof EnrpEventDetails>(
-    type: K,
-    listener: EnrpEventListener<K> | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /** Adds an untyped listener. */
-  addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /** Removes a typed listener for `type`. */
-  removeEventListener<K extends keyof EnrpEventDetails>(
-    type: K,
-    listener: EnrpEventListener<K> | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  /** Removes an untyped listener. */
-  removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-}
+export type EnrpEventListener<K extends keyof EnrpEventDetails> = TypedEventListener<
+  EnrpEventDetails,
+  K
+>;
 
 /** An `EventTarget` whose listeners are typed by {@linkcode EnrpEventDetails}. */
-export class EnrpEventTarget extends EventTarget {
-  /** Dispatches a `type` event carrying `detail`. */
-  protected emit<K extends keyof EnrpEventDetails>(type: K, detail: EnrpEventDetails[K]): void {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
-  }
-}
+export class EnrpEventTarget extends TypedEventTarget<EnrpEventDetails> {}

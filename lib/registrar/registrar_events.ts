@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { type TypedEventListener, TypedEventTarget } from "../typed_event_target.ts";
 import type { PoolElementParameter } from "../wire/mod.ts";
 
 /** Why a pool element (PE) was added, updated or removed. */
@@ -52,49 +53,10 @@ export interface RegistrarEventDetails {
 }
 
 /** A listener of one event type. */
-export type RegistrarEventListener<K extends keyof RegistrarEventDetails> = (
-  event: CustomEvent<RegistrarEventDetails[K]>,
-) => void;
-
-/**
- * The typed overloads of {@linkcode RegistrarEventTarget}, merged into the class: an untyped
- * `EventTarget` method cannot implement them without a cast (CustomEvent listeners are narrower
- * than `EventListener`), and the runtime behaviour is EventTarget's own.
- */
-export interface RegistrarEventTarget {
-  /** Adds a typed listener for `type`. */
-  addEventListener<K extends keyof RegistrarEventDetails>(
-    type: K,
-    listener: RegistrarEventListener<K> | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /** Adds an untyped listener. */
-  addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /** Removes a typed listener for `type`. */
-  removeEventListener<K extends keyof RegistrarEventDetails>(
-    type: K,
-    listener: RegistrarEventListener<K> | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  /** Removes an untyped listener. */
-  removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-}
+export type RegistrarEventListener<K extends keyof RegistrarEventDetails> = TypedEventListener<
+  RegistrarEventDetails,
+  K
+>;
 
 /** An `EventTarget` whose listeners are typed by {@linkcode RegistrarEventDetails}. */
-export class RegistrarEventTarget extends EventTarget {
-  /** Dispatches a `type` event carrying `detail`. */
-  protected emit<K extends keyof RegistrarEventDetails>(
-    type: K,
-    detail: RegistrarEventDetails[K],
-  ): void {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
-  }
-}
+export class RegistrarEventTarget extends TypedEventTarget<RegistrarEventDetails> {}
