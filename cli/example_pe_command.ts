@@ -29,6 +29,7 @@ import { defineCommand } from "./command.ts";
 import { type FlagValues, option, optionalOption, repeatable, UsageError } from "./flags.ts";
 import { LIFECYCLE_FLAGS, runUntilSignal, type Stoppable } from "./lifecycle.ts";
 import { LOGGING_FLAGS, setUpLogging } from "./logging.ts";
+import { parseServerId } from "./registrar_command.ts";
 import {
   DEFAULT_PE_POLICY,
   DEFAULT_PE_REGISTRAR,
@@ -48,16 +49,13 @@ export const DEFAULT_EXAMPLE_PE_HOSTNAME = "127.0.0.1";
 /** The LogTape category of `example-pe`'s lines. */
 export const EXAMPLE_PE_LOG_CATEGORY: readonly string[] = ["poolgate", "example-pe"];
 
+/** Parses a PE identifier as a Server Identifier is written: decimal or 0x hex, 1 to 0xffffffff. */
 function parsePeId(text: string): number {
-  const value = /^0x[0-9a-f]{1,8}$/i.test(text)
-    ? Number.parseInt(text.slice(2), 16)
-    : /^\d{1,10}$/.test(text)
-    ? Number(text)
-    : NaN;
-  if (!(value >= 1 && value <= 0xffffffff)) {
+  try {
+    return parseServerId(text);
+  } catch {
     throw new RangeError("expected a PE identifier from 1 to 0xffffffff (decimal or 0x hex)");
   }
-  return value;
 }
 
 /** `example-pe`'s flags. */

@@ -57,6 +57,7 @@ import type {
 } from "./proxy_events.ts";
 import type { ResolvedPoolSettings } from "./settings.ts";
 import type { SessionInfo } from "./session.ts";
+import { closeQuietly, IdleWatch, replaceOnce, writeAll } from "./session_parts.ts";
 
 /** Most pool elements of one Business Card the proxy remembers. */
 export const MAX_BUSINESS_CARD_TARGETS = 16;
@@ -135,9 +136,6 @@ const REPORTED_CAUSES: ReadonlySet<FailoverCause> = new Set([
 
 const END_FRAME = encodeControlFrame({ type: FrameType.end });
 
-/** Idle checks per idle timeout: a session is closed between 1 and 1.25 idle timeouts of silence. */
-const IDLE_TICKS = 4;
-
 /** One client's session over DATA PLUS CONTROL channels. */
 export class ControlSession {
   /** Session identifier, unique within the proxy. */
@@ -169,9 +167,7 @@ export class ControlSession {
   #downDone = false;
   #reason: SessionEndReason | undefined;
   #roomWaiter: (() => void) | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #idleSeen = -1;
-  #idleQuietTicks = 0;
+  #idle: IdleWatch | undefined;
 
   /** Creates the session; nothing happens until {@linkcode ControlSession.run}. */
   constructor(init: ControlSessionInit, host: ControlSessionHost) {
@@ -227,7 +223,7 @@ export class ControlSession {
   close(reason: SessionEndReason): void {
     if (this.#reason !== undefined) return;
     this.#reason = reason;
-    clearTimeout(this.#idleTimer);
+    this.#idle?.stop();
     this.#roomWaiter?.();
     closeQuietly(this.#client);
     if (this.#channel !== undefined) {
@@ -575,22 +571,15 @@ export class ControlSession {
 
   /** Leaves `channel` once, however many pumps notice its failure. */
   #replace(channel: Channel, cause: FailoverCause): Promise<Channel | undefined> {
-    if (channel.replaced !== undefined) return channel.replaced;
-    // Set before the failover starts: reporting the pool element may remove it at once, and the
-    // removal calls `failover()` again from within (re-entrant), which must find it set.
-    const { promise, resolve } = Promise.withResolvers<Channel | undefined>();
-    channel.replaced = promise;
     // Never rejects: `failover()` callers do not await it.
-    this.#failover(channel, cause).then(resolve, (error) => {
+    return replaceOnce(channel, () => this.#failover(channel, cause), (error) => {
       this.#host.logger.error("Failover of session {sessionId} failed: {error}", {
         peer: this.#clientName,
         sessionId: this.id,
         error,
       });
       this.close("error");
-      resolve(undefined);
     });
-    return promise;
   }
 
   async #failover(channel: Channel, cause: FailoverCause): Promise<Channel | undefined> {
@@ -803,38 +792,13 @@ export class ControlSession {
 
   #armIdleTimer(): void {
     const idleMs = this.#settings.idleTimeoutMs;
-    if (idleMs === 0) return;
-    const tick = Math.max(1, Math.ceil(idleMs / IDLE_TICKS));
-    const check = () => {
-      const seen = this.#bytesIn + this.#bytesOut;
-      if (seen !== this.#idleSeen) {
-        this.#idleSeen = seen;
-        this.#idleQuietTicks = 0;
-      } else if (++this.#idleQuietTicks >= IDLE_TICKS) {
-        this.#host.logger.info("Session {sessionId} idle for {idleMs} ms: closing", {
-          peer: this.#clientName,
-          sessionId: this.id,
-          idleMs,
-        });
-        this.close("idle-timeout");
-        return;
-      }
-      this.#idleTimer = setTimeout(check, tick);
-    };
-    this.#idleSeen = this.#bytesIn + this.#bytesOut;
-    this.#idleTimer = setTimeout(check, tick);
-  }
-}
-
-async function writeAll(conn: PeConnection, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}
-
-function closeQuietly(conn: { close(): void }): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
+    this.#idle = new IdleWatch(idleMs, () => this.#bytesIn + this.#bytesOut, () => {
+      this.#host.logger.info("Session {sessionId} idle for {idleMs} ms: closing", {
+        peer: this.#clientName,
+        sessionId: this.id,
+        idleMs,
+      });
+      this.close("idle-timeout");
+    });
   }
 }

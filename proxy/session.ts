@@ -35,6 +35,9 @@ import {
   ProxyProtocolError,
 } from "./proxy_protocol.ts";
 import type { ResolvedPoolSettings } from "./settings.ts";
+import { closeQuietly, IdleWatch, replaceOnce, writeAll } from "./session_parts.ts";
+
+export { closeQuietly } from "./session_parts.ts";
 
 /** What a session is doing, for the admin API's session list. */
 export interface SessionInfo {
@@ -106,9 +109,6 @@ const REPORTED_CAUSES: ReadonlySet<FailoverCause> = new Set([
   "dead-fin",
 ]);
 
-/** Idle checks per idle timeout: a session is closed between 1 and 1.25 idle timeouts of silence. */
-const IDLE_TICKS = 4;
-
 /** One client connection forwarded to the pool elements of one pool. */
 export class Session {
   /** Session identifier, unique within the proxy. */
@@ -139,9 +139,7 @@ export class Session {
   #upDone = false;
   #downDone = false;
   #reason: SessionEndReason | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #idleSeen = -1;
-  #idleQuietTicks = 0;
+  #idle: IdleWatch | undefined;
   /** The first pool element picked speaks DATA PLUS CONTROL: a control session takes over. */
   #controlMember: PoolMemberAddress | undefined;
   #control: ControlSession | undefined;
@@ -198,7 +196,7 @@ export class Session {
     if (this.#control !== undefined) return this.#control.close(reason);
     if (this.#reason !== undefined) return;
     this.#reason = reason;
-    clearTimeout(this.#idleTimer);
+    this.#idle?.stop();
     closeQuietly(this.#client);
     if (this.#leg !== undefined) closeQuietly(this.#leg.conn);
   }
@@ -376,22 +374,15 @@ export class Session {
 
   /** Leaves `leg` once, however many pumps notice its failure. */
   #replace(leg: Leg, cause: FailoverCause): Promise<Leg | undefined> {
-    if (leg.replaced !== undefined) return leg.replaced;
-    // Set before the failover starts: reporting the pool element may remove it at once, and the
-    // removal calls `failover()` again from within (re-entrant), which must find it set.
-    const { promise, resolve } = Promise.withResolvers<Leg | undefined>();
-    leg.replaced = promise;
     // Never rejects: `failover()` callers do not await it.
-    this.#failover(leg, cause).then(resolve, (error) => {
+    return replaceOnce(leg, () => this.#failover(leg, cause), (error) => {
       this.#host.logger.error("Failover of session {sessionId} failed: {error}", {
         peer: this.#clientName,
         sessionId: this.id,
         error,
       });
       this.close("error");
-      resolve(undefined);
     });
-    return promise;
   }
 
   async #failover(leg: Leg, cause: FailoverCause): Promise<Leg | undefined> {
@@ -627,40 +618,14 @@ export class Session {
 
   #armIdleTimer(): void {
     const idleMs = this.#settings.idleTimeoutMs;
-    if (idleMs === 0) return;
-    const tick = Math.max(1, Math.ceil(idleMs / IDLE_TICKS));
-    const check = () => {
-      const seen = this.#bytesIn + this.#bytesOut;
-      if (seen !== this.#idleSeen) {
-        this.#idleSeen = seen;
-        this.#idleQuietTicks = 0;
-      } else if (++this.#idleQuietTicks >= IDLE_TICKS) {
-        this.#host.logger.info("Session {sessionId} idle for {idleMs} ms: closing", {
-          peer: this.#clientName,
-          sessionId: this.id,
-          idleMs,
-        });
-        this.close("idle-timeout");
-        return;
-      }
-      this.#idleTimer = setTimeout(check, tick);
-    };
-    this.#idleSeen = this.#bytesIn + this.#bytesOut;
-    this.#idleTimer = setTimeout(check, tick);
-  }
-}
-
-async function writeAll(conn: PeConnection, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}
-
-/** Closes a connection that may already be closed. */
-export function closeQuietly(conn: { close(): void }): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
+    this.#idle = new IdleWatch(idleMs, () => this.#bytesIn + this.#bytesOut, () => {
+      this.#host.logger.info("Session {sessionId} idle for {idleMs} ms: closing", {
+        peer: this.#clientName,
+        sessionId: this.id,
+        idleMs,
+      });
+      this.close("idle-timeout");
+    });
   }
 }
 

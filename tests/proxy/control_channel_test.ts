@@ -414,6 +414,38 @@ function rssKiB(pid: number): number {
 
 const SESSIONS = 1000;
 
+/** What the proxy logged about the sessions that did not get their whole echo, for a failure. */
+function diagnose(serve: Serve, clients: readonly CounterClient[], perSession: number): string {
+  const bad = clients.filter((client) =>
+    client.mismatch !== undefined || client.received !== perSession
+  );
+  const lines = serve.process.stderrLines;
+  const reasons = new Map<string, number>();
+  for (const line of lines) {
+    const reason = / (\S+) peer=\S+ sessionId=\d+$/.exec(line)?.[1];
+    if (reason !== undefined && / poolgate·access: /.test(line)) {
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    }
+  }
+  const details = bad.slice(0, 3).map((client) => {
+    const port = (client.conn.localAddr as Deno.NetAddr).port;
+    const id = lines.map((line) =>
+      new RegExp(`peer=127\\.0\\.0\\.1:${port} sessionId=(\\d+)`).exec(line)?.[1]
+    )
+      .find((found) => found !== undefined);
+    const story = lines.filter((line) =>
+      line.includes(`peer=127.0.0.1:${port}`) ||
+      (id !== undefined && line.includes(`Session ${id} `))
+    );
+    return `client :${port} sent ${client.sent} received ${client.received} mismatch ${client.mismatch}\n  ${
+      story.join("\n  ")
+    }`;
+  });
+  return `${bad.length} sessions short; end reasons ${JSON.stringify([...reasons])}\n${
+    details.join("\n")
+  }`;
+}
+
 Deno.test(`serve moves ${SESSIONS} concurrent sessions while PEs are killed at random: no byte lost or twice`, async () => {
   await using serve = await startServe(["--pool", `${POOL}:max-failovers=100`]);
   await using fleet = new PeFleet();
@@ -444,28 +476,29 @@ Deno.test(`serve moves ${SESSIONS} concurrent sessions while PEs are killed at r
   const totalBytes = SESSIONS * perSession;
   const kills = 6;
   let peakKiB = 0;
-  for (let kill = 1; kill <= kills; kill++) {
-    // A kill after each seventh of the traffic.
-    await withDeadline(
-      progress.reach((totalBytes * kill) / (kills + 1)),
-      DEADLINE_MS * 2,
-      `progress ${kill}`,
-    );
-    peakKiB = Math.max(peakKiB, rssKiB(serve.process.child.pid));
-    const victim = alive.splice(Math.floor(next() * alive.length), 1)[0]!;
-    victim.kill("SIGKILL");
-    // Restarted: the next kill comes once the replacement is registered.
-    alive.push(await fleet.start("echo", serve, peArgs));
+  try {
+    for (let kill = 1; kill <= kills; kill++) {
+      // A kill after each seventh of the traffic.
+      await withDeadline(
+        progress.reach((totalBytes * kill) / (kills + 1)),
+        DEADLINE_MS * 2,
+        `progress ${kill}`,
+      );
+      peakKiB = Math.max(peakKiB, rssKiB(serve.process.child.pid));
+      const victim = alive.splice(Math.floor(next() * alive.length), 1)[0]!;
+      victim.kill("SIGKILL");
+      // Restarted: the next kill comes once the replacement is registered.
+      alive.push(await fleet.start("echo", serve, peArgs));
+    }
+    await withDeadline(all, DEADLINE_MS * 3, "every session's echo");
+  } catch (error) {
+    throw new Error(`${error}\n${diagnose(serve, clients, perSession)}`);
   }
-  await withDeadline(all, DEADLINE_MS * 3, "every session's echo");
   peakKiB = Math.max(peakKiB, rssKiB(serve.process.child.pid));
   const bad = clients.filter((client) =>
     client.mismatch !== undefined || client.received !== perSession
   );
-  assert.deepEqual(
-    bad.slice(0, 3).map((client) => ({ received: client.received, mismatch: client.mismatch })),
-    [],
-  );
+  assert.equal(bad.length, 0, diagnose(serve, clients, perSession));
   assert.ok(serve.moves() >= SESSIONS / 4, `only ${serve.moves()} sessions moved`);
   // Two 64 KiB buffers and a replay buffer per session, and the runtime: well under 1 GiB.
   assert.ok(peakKiB < 600 * 1024, `proxy RSS peaked at ${peakKiB} KiB`);
