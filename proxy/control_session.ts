@@ -191,7 +191,7 @@ export class ControlSession {
     this.#failovers = init.failovers;
     this.#pes = init.pes;
     this.#startedAt = init.startedAt;
-    this.#replay = new ReplayBuffer(init.settings.replayBufferBytes);
+    this.#replay = new ReplayBuffer(init.settings.controlReplayBufferBytes);
   }
 
   /** A snapshot for the session list. */
@@ -434,7 +434,9 @@ export class ControlSession {
   /**
    * Decodes one read of `channel` (in `buffer[0..n]`): data payloads are moved together to the
    * buffer's front and written to the client in one write, less the bytes the client already
-   * has; a control frame first flushes the data before it.
+   * has. The read's last cookie is checked where it stands and kept once the data before it
+   * is written (a cookie counts only for output the client has); an end frame is passed on
+   * after the data before it.
    *
    * @throws {DataChannelError} on a malformed frame or a cookie that does not fit the stream.
    */
@@ -442,6 +444,8 @@ export class ControlSession {
     const decoder = channel.decoder;
     decoder.feed(buffer.subarray(0, n));
     let batch = 0;
+    let cookie: { position: StreamPosition; cookie: Uint8Array } | undefined;
+    let outcome: Delivered = Delivered.more;
     for (let kind = decoder.next(); kind !== Decoded.none; kind = decoder.next()) {
       if (kind === Decoded.data) {
         const start = decoder.dataStart;
@@ -460,15 +464,14 @@ export class ControlSession {
         channel.turn?.(true);
         continue;
       }
-      if (batch > 0) {
-        if (!(await this.#toClient(buffer, batch))) return Delivered.clientGone;
-        batch = 0;
-        if (channel.replaced !== undefined) return Delivered.replaced;
-      }
       const frame = decoder.frame;
-      if (frame.type === FrameType.end) return Delivered.ended;
+      if (frame.type === FrameType.end) {
+        outcome = Delivered.ended;
+        break;
+      }
       if (frame.type === FrameType.cookie) {
-        this.#acceptCookie(channel, frame.position, frame.message.cookie, decoder.offset);
+        this.#checkCookie(channel, frame.position, cookie?.position, decoder.offset);
+        cookie = { position: frame.position, cookie: frame.message.cookie.slice() };
         continue;
       }
       if (frame.message.type === AsapMessageType.businessCard) {
@@ -484,11 +487,14 @@ export class ControlSession {
           causes: frame.message.errorCauses.map((cause) => `0x${cause.code.toString(16)}`),
         },
       );
-      await this.#replace(channel, "protocol-error");
+      // What it sent after its last kept cookie is dropped: the next pool element resends it.
+      this.#replace(channel, "protocol-error");
       return Delivered.replaced;
     }
     if (batch > 0 && !(await this.#toClient(buffer, batch))) return Delivered.clientGone;
-    return Delivered.more;
+    if (channel.replaced !== undefined) return Delivered.replaced;
+    if (cookie !== undefined) this.#keepCookie(cookie.position, cookie.cookie);
+    return outcome;
   }
 
   /** Writes `buffer[0..length]` to the client; false when the client failed. */
@@ -510,14 +516,16 @@ export class ControlSession {
   }
 
   /**
-   * Keeps a cookie: everything before it in the channel reached the client, so its produced
-   * count must be exactly the pool element's output so far; its consumed count lies between the
-   * last cookie's and what the pool element was sent.
+   * Checks a cookie where it stands in the channel: its produced count must be exactly the pool
+   * element's output so far; its consumed count lies between the last cookie's (`previous`, one
+   * of the same read not yet kept, or the kept one) and what the pool element was sent.
+   *
+   * @throws {DataChannelError} when it does not fit.
    */
-  #acceptCookie(
+  #checkCookie(
     channel: Channel,
     position: StreamPosition,
-    cookie: Uint8Array,
+    previous: StreamPosition | undefined,
     offset: number,
   ): void {
     const { consumed, produced } = position;
@@ -527,15 +535,20 @@ export class ControlSession {
         offset,
       );
     }
-    if (consumed < this.#replay.base || consumed > channel.sent) {
+    const floor = previous?.consumed ?? this.#replay.base;
+    if (consumed < floor || consumed > channel.sent) {
       throw new DataChannelError(
-        `Cannot accept cookie frame before offset ${offset}: it covers ${consumed} client bytes, outside the ${this.#replay.base} of the last cookie to the ${channel.sent} sent`,
+        `Cannot accept cookie frame before offset ${offset}: it covers ${consumed} client bytes, outside the ${floor} of the last cookie to the ${channel.sent} sent`,
         offset,
       );
     }
-    this.#cookie = cookie.slice();
-    this.#cookieProduced = produced;
-    this.#replay.discardTo(consumed);
+  }
+
+  /** Keeps a checked cookie once the client has every byte of output it covers. */
+  #keepCookie(position: StreamPosition, cookie: Uint8Array): void {
+    this.#cookie = cookie;
+    this.#cookieProduced = position.produced;
+    this.#replay.discardTo(position.consumed);
     this.#roomWaiter?.();
   }
 

@@ -45,6 +45,13 @@ export const DEFAULT_REPLAY_STALL_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_FAILOVERS = 3;
 /** Most client bytes a session holds that are not yet written to its pool element. */
 export const DEFAULT_REPLAY_BUFFER_BYTES = 64 * 1024;
+/**
+ * Most client bytes a control-channel session holds since the last cookie. Larger than
+ * {@linkcode DEFAULT_REPLAY_BUFFER_BYTES} because the client is held back while it is full:
+ * with a cookie every 16 KiB, 64 KiB halve a bulk stream's throughput, 256 KiB do not
+ * (docs/data_channel.md). Its storage grows by doubling from 16 KiB, so quiet sessions hold little.
+ */
+export const DEFAULT_CONTROL_REPLAY_BUFFER_BYTES = 256 * 1024;
 /** Longest TCP connect to a pool element, and to a FIN-confirming probe. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 /** Longest time a session may go without a byte either way (nginx's `proxy_timeout`). */
@@ -79,7 +86,8 @@ export interface PoolSettings {
    * replays to the next one. The proxy reads no more from the client until they are written,
    * so this buffer cannot overflow; it bounds the client→PE read size. On a DATA PLUS CONTROL
    * channel it holds the client bytes since the last cookie instead (docs/data_channel.md):
-   * when it is full, the proxy reads nothing more from the client until a cookie frees it.
+   * when it is full, the proxy reads nothing more from the client until a cookie frees it;
+   * unset, such sessions use {@linkcode DEFAULT_CONTROL_REPLAY_BUFFER_BYTES}.
    * @default {DEFAULT_REPLAY_BUFFER_BYTES}
    */
   readonly replayBufferBytes?: number;
@@ -104,14 +112,15 @@ export interface PoolSettings {
 }
 
 /**
- * {@linkcode PoolSettings} with every default filled in; `failover` is the DATA ONLY mode and
- * `controlFailover` the DATA PLUS CONTROL one.
+ * {@linkcode PoolSettings} with every default filled in; `failover` and `replayBufferBytes`
+ * are the DATA ONLY values, `controlFailover` and `controlReplayBufferBytes` the DATA PLUS
+ * CONTROL ones.
  */
 export type ResolvedPoolSettings =
   & {
     readonly [K in keyof PoolSettings]-?: NonNullable<PoolSettings[K]>;
   }
-  & { readonly controlFailover: FailoverMode };
+  & { readonly controlFailover: FailoverMode; readonly controlReplayBufferBytes: number };
 
 /**
  * Fills in the defaults of `settings` for `poolHandle` and checks every value.
@@ -127,6 +136,7 @@ export function resolvePoolSettings(
     controlFailover: settings.failover ?? DEFAULT_CONTROL_FAILOVER_MODE,
     maxFailovers: settings.maxFailovers ?? DEFAULT_MAX_FAILOVERS,
     replayBufferBytes: settings.replayBufferBytes ?? DEFAULT_REPLAY_BUFFER_BYTES,
+    controlReplayBufferBytes: settings.replayBufferBytes ?? DEFAULT_CONTROL_REPLAY_BUFFER_BYTES,
     replayStallTimeoutMs: settings.replayStallTimeoutMs ?? DEFAULT_REPLAY_STALL_TIMEOUT_MS,
     connectTimeoutMs: settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: settings.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
