@@ -10,6 +10,10 @@
  * received by the server but not answered — are lost, and a server that kept state for the
  * session starts afresh. Bytes the pool element had sent are all passed on before the failover.
  *
+ * A session whose first pool element is DATA PLUS CONTROL (transport use 1) is handed to a
+ * {@linkcode ControlSession}, which speaks the framed data channel and moves with the state
+ * cookies (docs/data_channel.md); the two kinds never mix within one session.
+ *
  * @module
  */
 import type { Logger } from "@logtape/logtape";
