@@ -231,7 +231,6 @@ class ExamplePe implements Stoppable {
       await this.#registration.close();
       await this.#server.shutdown();
       await this.#cards?.[Symbol.asyncDispose]();
-      this.#logger.info("Stopped");
     })();
     return this.#stopping;
   }

@@ -54,10 +54,11 @@ async function startServe(args: readonly string[] = []): Promise<Serve> {
     ...args,
   ], { env });
   try {
-    const asapLine = await process.waitForLine(/serving ASAP on (\S+)/, START_MS);
-    const listenLine = await process.waitForLine(/Proxy listening on \S+:(\d+)/, START_MS);
-    const asap = /serving ASAP on (\S+)/.exec(asapLine)![1]!;
-    const listenPort = Number(/Proxy listening on \S+:(\d+)/.exec(listenLine)![1]);
+    // Values in text log lines are quoted or bare depending on the formatter's version: `"?`.
+    const asapLine = await process.waitForLine(/serving ASAP on "?([^"\s]+)/, START_MS);
+    const listenLine = await process.waitForLine(/Proxy listening on "?[^"\s]+:(\d+)/, START_MS);
+    const asap = /serving ASAP on "?([^"\s]+)/.exec(asapLine)![1]!;
+    const listenPort = Number(/Proxy listening on "?[^"\s]+:(\d+)/.exec(listenLine)![1]);
     return {
       process,
       asap,
@@ -103,8 +104,8 @@ async function startPe(
     ...args,
   ]);
   try {
-    const line = await process.waitForLine(/PE (0x[0-9a-f]+) registered in pool/, START_MS);
-    const peId = Number.parseInt(/PE (0x[0-9a-f]+)/.exec(line)![1]!, 16);
+    const line = await process.waitForLine(/PE "?(0x[0-9a-f]+)"? registered in pool/, START_MS);
+    const peId = Number.parseInt(/PE "?(0x[0-9a-f]+)/.exec(line)![1]!, 16);
     return {
       process,
       peId,
