@@ -348,13 +348,24 @@ export class ControlSession {
     return false;
   }
 
-  /** Waits for a cookie to free room in the replay buffer; false when the session ended. */
+  /**
+   * Waits for a cookie to free room in the replay buffer, at most the pool's
+   * `replayStallTimeoutMs`; false when the session ended (closed as `replay-overflow` if no room
+   * came).
+   */
   async #waitForRoom(): Promise<boolean> {
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#roomWaiter = resolve;
-    const timer = setTimeout(resolve, this.#settings.replayStallTimeoutMs);
+    let expired = false;
+    const timer = setTimeout(() => {
+      expired = true;
+      this.#roomWaiter?.();
+    }, this.#settings.replayStallTimeoutMs);
     try {
-      await promise;
+      // A cookie that covers no more than the last one frees nothing: wait on.
+      while (this.#reason === undefined && this.#replay.room === 0 && !expired) {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        this.#roomWaiter = resolve;
+        await promise;
+      }
     } finally {
       clearTimeout(timer);
       this.#roomWaiter = undefined;

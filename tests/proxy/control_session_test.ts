@@ -4,8 +4,17 @@
  * SIGKILL/SIGSTOP scenarios are in control_channel_test.ts).
  */
 import assert from "node:assert/strict";
+import {
+  DataChannelDecoder,
+  Decoded,
+  encodeControlFrame,
+  encodeHello,
+  FrameType,
+  writeFrameHeader,
+} from "../../lib/asap/data_channel.ts";
 import { echoService } from "../../lib/asap/examples/echo_service.ts";
 import { type PeSessionServer, servePeSessions } from "../../lib/asap/pe_session.ts";
+import { AsapMessageType } from "../../lib/wire/codes.ts";
 import type { PoolSettings } from "../../proxy/settings.ts";
 import { StaticMemberSource } from "../../proxy/static_member_source.ts";
 import {
@@ -79,6 +88,47 @@ Deno.test("ControlSession closes a session whose replay buffer no cookie frees w
   assert.equal(end.bytesIn, 4096);
   assert.ok(end.bytesOut <= 4096);
   assert.ok(elapsed >= 150, `closed after ${elapsed} ms`);
+  client.close();
+  await writing;
+});
+
+Deno.test("ControlSession keeps waiting for room through cookies that free nothing", async () => {
+  // A hand-made PE: once it has the 1024 bytes the proxy's full replay buffer holds, it sends
+  // cookies at position 0, which free nothing, and nothing else.
+  let cookiesSentAt = 0;
+  await using pe = startTestServer(async (conn) => {
+    conn.setNoDelay(true);
+    await writeAll(conn, encodeHello({ version: 1, resume: false }));
+    const decoder = new DataChannelDecoder({ peer: "proxy" });
+    const buffer = new Uint8Array(64 * 1024);
+    let received = 0;
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      decoder.feed(buffer.subarray(0, n));
+      for (let kind = decoder.next(); kind !== Decoded.none; kind = decoder.next()) {
+        if (kind === Decoded.data) received += decoder.dataEnd - decoder.dataStart;
+      }
+      if (received === 1024 && cookiesSentAt === 0) {
+        cookiesSentAt = performance.now();
+        const cookie = encodeControlFrame({
+          type: FrameType.cookie,
+          position: { consumed: 0, produced: 0 },
+          message: { type: AsapMessageType.cookie, cookie: new Uint8Array(1) },
+        });
+        for (let i = 0; i < 3; i++) await writeAll(conn, cookie);
+      }
+    }
+  });
+  await using proxy = proxyFor([testMember(1, pe.port, 1)], {
+    replayBufferBytes: 1024,
+    replayStallTimeoutMs: 300,
+  });
+  const ended = waitForProxyEvent(proxy, "session-end", DEADLINE_MS);
+  using client = await connectTo(proxy);
+  const writing = writeAll(client, new Uint8Array(8192)).catch(() => {});
+  const end = await ended;
+  const elapsed = performance.now() - cookiesSentAt;
+  assert.equal(end.reason, "replay-overflow");
+  assert.ok(cookiesSentAt > 0 && elapsed >= 150, `closed ${elapsed} ms after the cookies`);
   client.close();
   await writing;
 });
