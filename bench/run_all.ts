@@ -15,6 +15,7 @@ const BENCHMARKS: Record<string, { script: string; denoFlags: string[]; args?: s
   },
   registrar: { script: "registrar_bench.ts", denoFlags: ["--allow-all"] },
   enrp: { script: "enrp_bench.ts", denoFlags: ["--allow-all"] },
+  "control-channel": { script: "control_channel_bench.ts", denoFlags: ["--allow-all"] },
 };
 
 const names = Deno.args.length > 0 ? Deno.args : Object.keys(BENCHMARKS);

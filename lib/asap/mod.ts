@@ -23,6 +23,8 @@
  */
 export * from "../typed_event_target.ts";
 export * from "./asap_request_error.ts";
+export * from "./data_channel.ts";
+export * from "./pe_session.ts";
 export * from "./pool_element.ts";
 export * from "./pool_user.ts";
 export * from "./pool_user_selection.ts";
