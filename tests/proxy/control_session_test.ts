@@ -10,7 +10,6 @@ import {
   encodeControlFrame,
   encodeHello,
   FrameType,
-  writeFrameHeader,
 } from "../../lib/asap/data_channel.ts";
 import { echoService } from "../../lib/asap/examples/echo_service.ts";
 import { type PeSessionServer, servePeSessions } from "../../lib/asap/pe_session.ts";
