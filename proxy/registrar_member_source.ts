@@ -85,8 +85,26 @@ export class SelectionMarks {
   }
 }
 
+/**
+ * How long the proxy, one pool user, stays silent about a PE it has just reported. RFC 5352 §3.5
+ * counts Endpoint Unreachable reports towards MAX-BAD-PE-REPORT as evidence from pool users; a
+ * thousand sessions failing over at once are one failure seen a thousand times, and reporting each
+ * would remove a live PE that was merely slow to accept.
+ */
+export const DEFAULT_REPORT_HOLD_MS = 1_000;
+
+/** Reports remembered before expired ones are swept, bounding the table. */
+const REPORT_SWEEP_SIZE = 1024;
+
 /** Options of {@linkcode RegistrarMemberSource}. */
 export interface RegistrarMemberSourceOptions {
+  /**
+   * A PE reported unreachable is not reported again within this time.
+   * @default {DEFAULT_REPORT_HOLD_MS}
+   */
+  readonly reportHoldMs?: number;
+  /** Milliseconds for the report hold. @default {performance.now} */
+  readonly now?: () => number;
   /** PEs that take no new sessions (drain, maintenance). @default {none skipped} */
   readonly skip?: SelectionFilter;
   /** Called once per selection the proxy asks for: an in-process handle resolution. */
@@ -98,12 +116,23 @@ export class RegistrarMemberSource implements PoolMemberSource {
   readonly #registrar: Registrar;
   readonly #skip: SelectionFilter | undefined;
   readonly #onSelect: ((poolHandle: string) => void) | undefined;
+  readonly #reportHoldMs: number;
+  readonly #now: () => number;
+  /** When each recently reported PE was reported (key: markKey). */
+  readonly #reported = new Map<string, number>();
 
   /** Wraps `registrar`; `options.skip` names PEs that take no new sessions. */
   constructor(registrar: Registrar, options: RegistrarMemberSourceOptions = {}) {
     this.#registrar = registrar;
     this.#skip = options.skip;
     this.#onSelect = options.onSelect;
+    this.#reportHoldMs = options.reportHoldMs ?? DEFAULT_REPORT_HOLD_MS;
+    this.#now = options.now ?? (() => performance.now());
+    if (!Number.isSafeInteger(this.#reportHoldMs) || this.#reportHoldMs < 0) {
+      throw new RangeError(
+        `Cannot create member source as 'reportHoldMs' must be a non-negative integer: current value is ${this.#reportHoldMs}`,
+      );
+    }
   }
 
   /**
@@ -135,8 +164,22 @@ export class RegistrarMemberSource implements PoolMemberSource {
     return view === undefined ? undefined : toAddress(view);
   }
 
-  /** Reports a PE the proxy could not use, as an ASAP Endpoint Unreachable. */
+  /**
+   * Reports a PE the proxy could not use, as an ASAP Endpoint Unreachable, at most once per
+   * {@linkcode DEFAULT_REPORT_HOLD_MS | report hold}: the proxy is one pool user however many of
+   * its sessions saw the failure.
+   */
   reportUnreachable(poolHandle: string, peId: number): void {
+    const now = this.#now();
+    const key = markKey(poolHandle, peId);
+    const last = this.#reported.get(key);
+    if (last !== undefined && now - last < this.#reportHoldMs) return;
+    if (this.#reported.size >= REPORT_SWEEP_SIZE) {
+      for (const [k, at] of this.#reported) {
+        if (now - at >= this.#reportHoldMs) this.#reported.delete(k);
+      }
+    }
+    this.#reported.set(key, now);
     this.#registrar.reportUnreachable(poolHandle, peId);
   }
 
