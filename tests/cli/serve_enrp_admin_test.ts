@@ -18,6 +18,8 @@ Deno.test("main.ts serve with a peer shows it in GET /v1/registrar and is ready 
 
   await using serve = await startServe(["--enrp", "127.0.0.1:0", "--peer", peerAddress]);
   await serve.proc.waitForLine(/Peer registrar .* is up at/, 20_000);
+  // The download from the mentor ends with this line; synchronisation follows synchronously.
+  await serve.proc.waitForLine(/Downloaded the handlespace from mentor/, 20_000);
 
   const status = await serve.request("GET", "/v1/registrar");
   assert.equal(status.status, 200);
