@@ -3,6 +3,8 @@
  * be awaited with a deadline, and disposal kills the process and waits for it.
  */
 
+import assert from "node:assert/strict";
+
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** A running `main.ts` child. */
@@ -114,4 +116,26 @@ export function spawnPoolgate(
       await pumps;
     },
   };
+}
+
+/**
+ * Runs `main.ts` with each argument list at once and asserts the CLI's answer to misuse: exit 2,
+ * nothing on stdout, and exactly one line on stderr matching the case's pattern.
+ */
+export async function assertUsageErrors(
+  cases: readonly (readonly [readonly string[], RegExp])[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const results = await Promise.all(cases.map(async ([args]) => {
+    await using proc = spawnPoolgate(args);
+    const status = await proc.waitForExit(timeoutMs);
+    return { status, stdout: proc.stdoutLines, stderr: proc.stderrLines };
+  }));
+  for (const [i, [args, expected]] of cases.entries()) {
+    const { status, stdout, stderr } = results[i]!;
+    assert.equal(status.code, 2, args.join(" "));
+    assert.equal(stderr.length, 1, `one line for ${args.join(" ")}: ${stderr.join("\n")}`);
+    assert.match(stderr[0] ?? "", expected);
+    assert.deepEqual(stdout, []);
+  }
 }

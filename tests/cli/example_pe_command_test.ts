@@ -3,7 +3,7 @@
  * serves on and its registration (the failover scenarios are tests/proxy/control_channel_test.ts).
  */
 import assert from "node:assert/strict";
-import { spawnPoolgate } from "../_support/poolgate_process.ts";
+import { assertUsageErrors, spawnPoolgate } from "../_support/poolgate_process.ts";
 
 const START_MS = 20_000;
 
@@ -20,18 +20,7 @@ Deno.test("examplePeCommand rejects bad flags in one line with exit 2", async ()
     [["example-pe", "echo", "--pool", "echo", "--pe-id", "0"], /^Invalid value for --pe-id/],
     [["example-pe", "echo", "--pool", "echo", "--prefer", "x"], /^Invalid value for --prefer/],
   ];
-  const results = await Promise.all(cases.map(async ([args]) => {
-    await using proc = spawnPoolgate(args);
-    const status = await proc.waitForExit(START_MS);
-    return { status, stdout: proc.stdoutLines, stderr: proc.stderrLines };
-  }));
-  for (const [i, [args, expected]] of cases.entries()) {
-    const { status, stdout, stderr } = results[i]!;
-    assert.equal(status.code, 2, args.join(" "));
-    assert.equal(stderr.length, 1, `one line for ${args.join(" ")}: ${stderr.join("\n")}`);
-    assert.match(stderr[0] ?? "", expected);
-    assert.deepEqual(stdout, []);
-  }
+  await assertUsageErrors(cases, START_MS);
 });
 
 Deno.test("examplePeCommand logs the port it serves on and registers as DATA PLUS CONTROL", async () => {

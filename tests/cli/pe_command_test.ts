@@ -8,7 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { startEchoProcess } from "../_support/echo_process.ts";
-import { type PoolgateProcess, spawnPoolgate } from "../_support/poolgate_process.ts";
+import {
+  assertUsageErrors,
+  type PoolgateProcess,
+  spawnPoolgate,
+} from "../_support/poolgate_process.ts";
 
 // Values in text log lines are quoted or bare depending on the formatter's version: `"?`.
 const LISTENING = /Registrar .* listening on "?127\.0\.0\.1:(\d+)/;
@@ -126,18 +130,7 @@ Deno.test("peCommand rejects bad flags in one line with exit 2", async () => {
     [["pe", "--pool", "EchoPool", "--backend", "127.0.0.1:0"], /^Invalid value for --backend/],
     [[...base, "--registrar", "127.0.0.1:0"], /^Invalid value for --registrar/],
   ];
-  const results = await Promise.all(cases.map(async ([args]) => {
-    await using proc = spawnPoolgate(args);
-    const status = await proc.waitForExit(START_MS);
-    return { status, stdout: proc.stdoutLines, stderr: proc.stderrLines };
-  }));
-  for (const [i, [args, expected]] of cases.entries()) {
-    const { status, stdout, stderr } = results[i]!;
-    assert.equal(status.code, 2, args.join(" "));
-    assert.equal(stderr.length, 1, `one line for ${args.join(" ")}: ${stderr.join("\n")}`);
-    assert.match(stderr[0] ?? "", expected);
-    assert.deepEqual(stdout, []);
-  }
+  await assertUsageErrors(cases, START_MS);
 });
 
 Deno.test("peCommand registers the backend's address as a DATA ONLY PE and withdraws it when the backend is killed", async () => {
