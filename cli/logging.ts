@@ -8,7 +8,6 @@
 import {
   configure,
   getTextFormatter,
-  jsonLinesFormatter,
   type LogLevel,
   type LogRecord,
   reset,
@@ -55,7 +54,7 @@ const textWithProperties: TextFormatter = (() => {
   // Strings print bare (not quoted) so text lines read as prose; other values as JSON.
   const base = getTextFormatter({
     timestamp: "date-time-timezone",
-    value: (value) => typeof value === "string" ? value : JSON.stringify(value) ?? String(value),
+    value: renderValue,
   });
   return (record: LogRecord) => {
     const line = base(record).trimEnd();
@@ -66,10 +65,39 @@ const textWithProperties: TextFormatter = (() => {
   };
 })();
 
+/** A value inside a message: strings bare, everything else as JSON. */
+function renderValue(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  return JSON.stringify(value, jsonValue) ?? String(value);
+}
+
+/** Keeps what JSON cannot hold readable: errors by name and message, bigints as text. */
+function jsonValue(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return typeof value === "bigint" ? value.toString() : value;
+}
+
+/**
+ * JSON lines with the message rendered as prose (strings bare, as the text format shows them);
+ * the values stay typed in `properties`.
+ */
+function jsonLine(record: LogRecord): string {
+  const message = record.message.map((part, i) => i % 2 === 0 ? String(part) : renderValue(part))
+    .join("");
+  return JSON.stringify({
+    "@timestamp": new Date(record.timestamp).toISOString(),
+    level: record.level === "warning" ? "WARN" : record.level.toUpperCase(),
+    message,
+    logger: record.category.join("."),
+    properties: record.properties,
+  }, jsonValue) + "\n";
+}
+
 /** Configures LogTape for the process; categories under `poolgate`. */
 export async function setUpLogging(options: LoggingOptions): Promise<void> {
   const format = options.format ?? (Deno.stderr.isTerminal() ? "text" : "json");
-  const formatter = format === "json" ? jsonLinesFormatter : textWithProperties;
+  const formatter = format === "json" ? jsonLine : textWithProperties;
   const write = options.write ?? writeStderr;
   await configure({
     reset: true,
