@@ -29,6 +29,7 @@ import { defaultListenerId } from "../proxy/front_listener.ts";
 import { type Poolgate, startPoolgate } from "../proxy/poolgate.ts";
 import type { PoolTuning } from "../proxy/poolgate_admin_backend.ts";
 import {
+  DEFAULT_BUFFER_SIZE,
   DEFAULT_DRAIN_MS,
   DEFAULT_FRONT_TIMEOUT_MS,
   DEFAULT_MAX_FRONT_BYTES,
@@ -177,6 +178,12 @@ export const SERVE_FLAGS = {
     description: "Most proxied sessions at once",
     valueName: "N",
     default: String(DEFAULT_MAX_SESSIONS),
+  }),
+  "buffer-size": option(integerIn(1024, 16 * 1024 * 1024), {
+    description:
+      "Bytes of each of a session's two read buffers (bulk streams move fewer, larger reads)",
+    valueName: "BYTES",
+    default: String(DEFAULT_BUFFER_SIZE),
   }),
   "drain-timeout": option(parseDuration, {
     description: "How long sessions may go on after SIGTERM before they are closed",
@@ -496,6 +503,7 @@ function start(values: ServeValues, parts: StartParts): Poolgate {
         },
       }),
       maxSessions: values["max-sessions"],
+      bufferSize: values["buffer-size"],
       drainMs: values["drain-timeout"],
       frontTimeoutMs: values["front-timeout"],
       maxFrontBytes: values["max-front-bytes"],

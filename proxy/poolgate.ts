@@ -63,6 +63,8 @@ export interface PoolgateOptions {
   readonly enrpStatus?: () => EnrpStatus;
   /** Most sessions at once (proxy default when absent). */
   readonly maxSessions?: number;
+  /** Bytes of each of a session's two read buffers (proxy default when absent). */
+  readonly bufferSize?: number;
   /** How long sessions may go on after a shutdown begins (proxy default when absent). */
   readonly drainMs?: number;
   /** Longest wait for a ClientHello or request head (proxy default when absent). */
@@ -156,6 +158,7 @@ export function startPoolgate(options: PoolgateOptions = {}): Poolgate {
       // pool element" rather than "no such pool".
       knownPool: (pool) => members.list().some((member) => member.pool === pool),
       ...(options.maxSessions === undefined ? {} : { maxSessions: options.maxSessions }),
+      ...(options.bufferSize === undefined ? {} : { bufferSize: options.bufferSize }),
       ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }),
       ...(options.frontTimeoutMs === undefined ? {} : { frontTimeoutMs: options.frontTimeoutMs }),
       ...(options.maxFrontBytes === undefined ? {} : { maxFrontBytes: options.maxFrontBytes }),
