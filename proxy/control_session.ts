@@ -36,7 +36,6 @@ import {
   writeFrameHeader,
   writeHello,
 } from "../lib/asap/data_channel.ts";
-import { isPeerGone } from "../lib/transport/is_peer_gone.ts";
 import { AsapMessageType } from "../lib/wire/codes.ts";
 import type { AsapBusinessCard } from "../lib/wire/asap_messages.ts";
 import { type Connector, connectWithin, type PeConnection } from "./connector.ts";
@@ -57,7 +56,13 @@ import type {
 } from "./proxy_events.ts";
 import type { ResolvedPoolSettings } from "./settings.ts";
 import type { SessionInfo } from "./session.ts";
-import { closeQuietly, IdleWatch, replaceOnce, writeAll } from "./session_parts.ts";
+import {
+  closeQuietly,
+  type IdleWatch,
+  replaceOnce,
+  SessionReporter,
+  writeAll,
+} from "./session_parts.ts";
 
 /** Most pool elements of one Business Card the proxy remembers. */
 export const MAX_BUSINESS_CARD_TARGETS = 16;
@@ -125,15 +130,6 @@ interface Channel {
 const Delivered = { more: 0, ended: 1, clientGone: 2, replaced: 3 } as const;
 type Delivered = typeof Delivered[keyof typeof Delivered];
 
-/** Causes that are failures the proxy saw itself, reported as Endpoint Unreachable. */
-const REPORTED_CAUSES: ReadonlySet<FailoverCause> = new Set([
-  "connect-refused",
-  "connect-failed",
-  "reset",
-  "dead-fin",
-  "protocol-error",
-]);
-
 const END_FRAME = encodeControlFrame({ type: FrameType.end });
 
 /** One client's session over DATA PLUS CONTROL channels. */
@@ -168,6 +164,7 @@ export class ControlSession {
   #reason: SessionEndReason | undefined;
   #roomWaiter: (() => void) | undefined;
   #idle: IdleWatch | undefined;
+  readonly #report: SessionReporter;
 
   /** Creates the session; nothing happens until {@linkcode ControlSession.run}. */
   constructor(init: ControlSessionInit, host: ControlSessionHost) {
@@ -177,6 +174,7 @@ export class ControlSession {
     this.#host = host;
     this.#client = init.client;
     this.#clientName = init.clientName;
+    this.#report = new SessionReporter(this, host, () => this.#clientName);
     const room = Math.min(init.upBuffer.length - FRAME_HEADER_LENGTH, MAX_DATA_PAYLOAD);
     if (room < 1) {
       throw new RangeError(
@@ -582,14 +580,7 @@ export class ControlSession {
     if (channel.replaced !== undefined || this.#reason !== undefined) {
       return channel.replaced ?? Promise.resolve(undefined);
     }
-    if (!isPeerGone(error)) {
-      this.#host.logger.warn("Pool element {peId} of session {sessionId} failed: {error}", {
-        peer: this.#clientName,
-        sessionId: this.id,
-        peId: channel.member.peId,
-        error,
-      });
-    }
+    this.#report.peFailed(channel.member.peId, error);
     return this.#replace(channel, "reset");
   }
 
@@ -597,11 +588,7 @@ export class ControlSession {
   #replace(channel: Channel, cause: FailoverCause): Promise<Channel | undefined> {
     // Never rejects: `failover()` callers do not await it.
     return replaceOnce(channel, () => this.#failover(channel, cause), (error) => {
-      this.#host.logger.error("Failover of session {sessionId} failed: {error}", {
-        peer: this.#clientName,
-        sessionId: this.id,
-        error,
-      });
+      this.#report.failoverFailed(error);
       this.close("error");
     });
   }
@@ -612,14 +599,9 @@ export class ControlSession {
     // Failed before its hello, or left the pool: connects queued for it are given up too.
     channel.turn?.(cause === "admin");
     this.#exclude.add(peId);
-    if (REPORTED_CAUSES.has(cause)) this.#host.memberSource.reportUnreachable(this.pool, peId);
+    this.#report.reportLeft(peId, cause);
     if (this.#reason !== undefined) return undefined;
-    this.#host.logger.info("Session {sessionId} lost pool element {peId}: {cause}", {
-      peer: this.#clientName,
-      sessionId: this.id,
-      peId,
-      cause,
-    });
+    this.#report.lost(peId, cause);
     if (this.#downDone) {
       // The client already has our FIN: nothing more can reach it.
       this.close("pe-closed");
@@ -700,7 +682,7 @@ export class ControlSession {
           : "connect-failed";
         // Another session's connect failed and reported it; this one only moves on.
         if (error instanceof PeConnectFailedError) continue;
-        this.#connectFailed(member, error);
+        this.#report.connectFailed(member, error);
         continue;
       }
       if (this.#reason !== undefined) {
@@ -725,7 +707,7 @@ export class ControlSession {
         closeQuietly(conn);
         turn?.(false);
         cause = "connect-failed";
-        this.#connectFailed(member, error);
+        this.#report.connectFailed(member, error);
         continue;
       }
       if (this.#reason !== undefined) {
@@ -791,38 +773,18 @@ export class ControlSession {
     }
   }
 
-  #connectFailed(member: PoolMemberAddress, error: unknown): void {
-    this.#host.memberSource.reportUnreachable(this.pool, member.peId);
-    this.#host.logger.info("Cannot connect pool element {peId} at {address}: {error}", {
-      peer: this.#clientName,
-      sessionId: this.id,
-      peId: member.peId,
-      address: `${member.hostname}:${member.port}`,
-      error: error instanceof Error ? error.message : String(error),
-    });
-  }
-
   #clientFailed(error: unknown): void {
     if (this.#reason !== undefined) return;
-    if (!isPeerGone(error)) {
-      this.#host.logger.warn("Client of session {sessionId} failed: {error}", {
-        peer: this.#clientName,
-        sessionId: this.id,
-        error,
-      });
-    }
+    this.#report.clientFailed(error);
     this.close("client-gone");
   }
 
   #armIdleTimer(): void {
     const idleMs = this.#settings.idleTimeoutMs;
-    this.#idle = new IdleWatch(idleMs, () => this.#bytesIn + this.#bytesOut, () => {
-      this.#host.logger.info("Session {sessionId} idle for {idleMs} ms: closing", {
-        peer: this.#clientName,
-        sessionId: this.id,
-        idleMs,
-      });
-      this.close("idle-timeout");
-    });
+    this.#idle = this.#report.watchIdle(
+      idleMs,
+      () => this.#bytesIn + this.#bytesOut,
+      () => this.close("idle-timeout"),
+    );
   }
 }

@@ -18,7 +18,6 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { formatAddress } from "../lib/transport/format_address.ts";
-import { isPeerGone } from "../lib/transport/is_peer_gone.ts";
 import { type Connector, connectWithin, type PeConnection } from "./connector.ts";
 import { ControlSession } from "./control_session.ts";
 import type { ConnectGate } from "./control_session_gate.ts";
@@ -39,7 +38,13 @@ import {
   ProxyProtocolError,
 } from "./proxy_protocol.ts";
 import type { ResolvedPoolSettings } from "./settings.ts";
-import { closeQuietly, IdleWatch, replaceOnce, writeAll } from "./session_parts.ts";
+import {
+  closeQuietly,
+  type IdleWatch,
+  replaceOnce,
+  SessionReporter,
+  writeAll,
+} from "./session_parts.ts";
 
 export { closeQuietly } from "./session_parts.ts";
 
@@ -105,14 +110,6 @@ interface Leg {
   replaced: Promise<Leg | undefined> | undefined;
 }
 
-/** Causes that are failures the proxy saw itself, reported as Endpoint Unreachable. */
-const REPORTED_CAUSES: ReadonlySet<FailoverCause> = new Set([
-  "connect-refused",
-  "connect-failed",
-  "reset",
-  "dead-fin",
-]);
-
 /** One client connection forwarded to the pool elements of one pool. */
 export class Session {
   /** Session identifier, unique within the proxy. */
@@ -144,6 +141,7 @@ export class Session {
   #downDone = false;
   #reason: SessionEndReason | undefined;
   #idle: IdleWatch | undefined;
+  readonly #report: SessionReporter;
   /** The first pool element picked speaks DATA PLUS CONTROL: a control session takes over. */
   #controlMember: PoolMemberAddress | undefined;
   #control: ControlSession | undefined;
@@ -164,6 +162,7 @@ export class Session {
     this.#clientEndpoint = endpointOf(init.client.remoteAddr);
     this.#listenerEndpoint = endpointOf(init.client.localAddr);
     this.#clientName = formatAddress(init.client.remoteAddr);
+    this.#report = new SessionReporter(this, host, () => this.#clientName);
   }
 
   /** The client as `host:port`. */
@@ -365,14 +364,7 @@ export class Session {
     if (leg.replaced !== undefined || this.#reason !== undefined) {
       return leg.replaced ?? Promise.resolve(undefined);
     }
-    if (!isPeerGone(error)) {
-      this.#host.logger.warn("Pool element {peId} of session {sessionId} failed: {error}", {
-        peer: this.#clientName,
-        sessionId: this.id,
-        peId: leg.member.peId,
-        error,
-      });
-    }
+    this.#report.peFailed(leg.member.peId, error);
     return this.#replace(leg, "reset");
   }
 
@@ -380,11 +372,7 @@ export class Session {
   #replace(leg: Leg, cause: FailoverCause): Promise<Leg | undefined> {
     // Never rejects: `failover()` callers do not await it.
     return replaceOnce(leg, () => this.#failover(leg, cause), (error) => {
-      this.#host.logger.error("Failover of session {sessionId} failed: {error}", {
-        peer: this.#clientName,
-        sessionId: this.id,
-        error,
-      });
+      this.#report.failoverFailed(error);
       this.close("error");
     });
   }
@@ -393,14 +381,9 @@ export class Session {
     const peId = leg.member.peId;
     closeQuietly(leg.conn);
     this.#exclude.add(peId);
-    if (REPORTED_CAUSES.has(cause)) this.#host.memberSource.reportUnreachable(this.pool, peId);
+    this.#report.reportLeft(peId, cause);
     if (this.#reason !== undefined) return undefined;
-    this.#host.logger.info("Session {sessionId} lost pool element {peId}: {cause}", {
-      peer: this.#clientName,
-      sessionId: this.id,
-      peId,
-      cause,
-    });
+    this.#report.lost(peId, cause);
     if (this.#downDone) {
       // The client already has our FIN: nothing more can reach it.
       this.close("pe-closed");
@@ -470,7 +453,7 @@ export class Session {
         cause = error instanceof Deno.errors.ConnectionRefused
           ? "connect-refused"
           : "connect-failed";
-        this.#connectFailed(member, error);
+        this.#report.connectFailed(member, error);
         continue;
       }
       if (this.#reason !== undefined) {
@@ -484,7 +467,7 @@ export class Session {
       } catch (error) {
         closeQuietly(conn);
         cause = "connect-failed";
-        this.#connectFailed(member, error);
+        this.#report.connectFailed(member, error);
         continue;
       }
       if (this.#reason !== undefined) {
@@ -530,26 +513,9 @@ export class Session {
     return this.#control.run();
   }
 
-  #connectFailed(member: PoolMemberAddress, error: unknown): void {
-    this.#host.memberSource.reportUnreachable(this.pool, member.peId);
-    this.#host.logger.info("Cannot connect pool element {peId} at {address}: {error}", {
-      peer: this.#clientName,
-      sessionId: this.id,
-      peId: member.peId,
-      address: `${member.hostname}:${member.port}`,
-      error: error instanceof Error ? error.message : String(error),
-    });
-  }
-
   #clientFailed(error: unknown): void {
     if (this.#reason !== undefined) return;
-    if (!isPeerGone(error)) {
-      this.#host.logger.warn("Client of session {sessionId} failed: {error}", {
-        peer: this.#clientName,
-        sessionId: this.id,
-        error,
-      });
-    }
+    this.#report.clientFailed(error);
     this.close("client-gone");
   }
 
@@ -622,14 +588,11 @@ export class Session {
 
   #armIdleTimer(): void {
     const idleMs = this.#settings.idleTimeoutMs;
-    this.#idle = new IdleWatch(idleMs, () => this.#bytesIn + this.#bytesOut, () => {
-      this.#host.logger.info("Session {sessionId} idle for {idleMs} ms: closing", {
-        peer: this.#clientName,
-        sessionId: this.id,
-        idleMs,
-      });
-      this.close("idle-timeout");
-    });
+    this.#idle = this.#report.watchIdle(
+      idleMs,
+      () => this.#bytesIn + this.#bytesOut,
+      () => this.close("idle-timeout"),
+    );
   }
 }
 

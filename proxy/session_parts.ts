@@ -6,6 +6,11 @@
  * @module
  */
 
+import type { Logger } from "@logtape/logtape";
+import { isPeerGone } from "../lib/transport/mod.ts";
+import type { PoolMemberAddress, PoolMemberSource } from "./member_source.ts";
+import type { FailoverCause } from "./proxy_events.ts";
+
 /** Idle checks per idle timeout: a session is closed between 1 and 1.25 idle timeouts of silence. */
 const IDLE_TICKS = 4;
 
@@ -88,4 +93,107 @@ export function replaceOnce<T extends Replaceable<T>>(
     resolve(undefined);
   });
   return promise;
+}
+
+/** Causes that are failures the proxy saw itself, reported as Endpoint Unreachable. */
+const REPORTED_CAUSES: ReadonlySet<FailoverCause> = new Set([
+  "connect-refused",
+  "connect-failed",
+  "reset",
+  "dead-fin",
+  "protocol-error",
+]);
+
+/**
+ * The log lines and Endpoint Unreachable reports both session kinds make, each record carrying
+ * the client as `peer` and the session's identifier.
+ */
+export class SessionReporter {
+  readonly #logger: Logger;
+  readonly #memberSource: PoolMemberSource;
+  readonly #pool: string;
+  readonly #sessionId: number;
+  readonly #clientName: () => string;
+
+  /** `clientName` is read at each record: a PROXY header may change it after the start. */
+  constructor(
+    session: { readonly id: number; readonly pool: string },
+    host: { readonly logger: Logger; readonly memberSource: PoolMemberSource },
+    clientName: () => string,
+  ) {
+    this.#logger = host.logger;
+    this.#memberSource = host.memberSource;
+    this.#pool = session.pool;
+    this.#sessionId = session.id;
+    this.#clientName = clientName;
+  }
+
+  /** A read or write on a pool element failed; a peer that is simply gone is not news. */
+  peFailed(peId: number, error: unknown): void {
+    if (isPeerGone(error)) return;
+    this.#logger.warn("Pool element {peId} of session {sessionId} failed: {error}", {
+      peer: this.#clientName(),
+      sessionId: this.#sessionId,
+      peId,
+      error,
+    });
+  }
+
+  /** Reports the pool element left for `cause` when that cause is a failure the proxy saw. */
+  reportLeft(peId: number, cause: FailoverCause): void {
+    if (REPORTED_CAUSES.has(cause)) this.#memberSource.reportUnreachable(this.#pool, peId);
+  }
+
+  /** The session goes on without pool element `peId`. */
+  lost(peId: number, cause: FailoverCause): void {
+    this.#logger.info("Session {sessionId} lost pool element {peId}: {cause}", {
+      peer: this.#clientName(),
+      sessionId: this.#sessionId,
+      peId,
+      cause,
+    });
+  }
+
+  /** Moving the session failed unexpectedly. */
+  failoverFailed(error: unknown): void {
+    this.#logger.error("Failover of session {sessionId} failed: {error}", {
+      peer: this.#clientName(),
+      sessionId: this.#sessionId,
+      error,
+    });
+  }
+
+  /** A pool element could not be connected: reported, and logged. */
+  connectFailed(member: PoolMemberAddress, error: unknown): void {
+    this.#memberSource.reportUnreachable(this.#pool, member.peId);
+    this.#logger.info("Cannot connect pool element {peId} at {address}: {error}", {
+      peer: this.#clientName(),
+      sessionId: this.#sessionId,
+      peId: member.peId,
+      address: `${member.hostname}:${member.port}`,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+
+  /** The client's connection failed; a client that is simply gone is not news. */
+  clientFailed(error: unknown): void {
+    if (isPeerGone(error)) return;
+    this.#logger.warn("Client of session {sessionId} failed: {error}", {
+      peer: this.#clientName(),
+      sessionId: this.#sessionId,
+      error,
+    });
+  }
+
+  /** Starts the idle watch, which logs and calls `close` after `idleMs` without a byte. */
+  watchIdle(idleMs: number, activity: () => number, close: () => void): IdleWatch {
+    return new IdleWatch(idleMs, activity, () => {
+      this.#logger.info("Session {sessionId} idle for {idleMs} ms: closing", {
+        peer: this.#clientName(),
+        sessionId: this.#sessionId,
+        idleMs,
+      });
+      close();
+    });
+  }
 }
