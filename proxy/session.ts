@@ -137,6 +137,8 @@ export class Session {
   #answeredAt = 0;
   #failovers = 0;
   #clientEof = false;
+  /** Settles a pending FIN verdict once the client's EOF or the session's end makes it moot. */
+  #finMoot: PromiseWithResolvers<false> | undefined;
   #upDone = false;
   #downDone = false;
   #reason: SessionEndReason | undefined;
@@ -200,6 +202,7 @@ export class Session {
     if (this.#reason !== undefined) return;
     this.#reason = reason;
     this.#idle?.stop();
+    this.#finMoot?.resolve(false);
     closeQuietly(this.#client);
     if (this.#leg !== undefined) closeQuietly(this.#leg.conn);
   }
@@ -283,6 +286,7 @@ export class Session {
       chunk = undefined;
     }
     this.#clientEof = true;
+    if (this.#bytesIn === this.#answeredAt) this.#finMoot?.resolve(false);
     let leg = this.#leg;
     while (leg !== undefined && this.#reason === undefined) {
       try {
@@ -356,7 +360,14 @@ export class Session {
       return false;
     }
     const prober = this.#host.finProber ?? new FinProber(this.#host.connect);
-    return await prober.isDead(leg.member, this.#settings);
+    // A client that half-closes with every byte answered while the probe runs has all it asked
+    // for: the verdict no longer matters, so its FIN need not wait for the probe.
+    this.#finMoot = Promise.withResolvers();
+    try {
+      return await Promise.race([prober.isDead(leg.member, this.#settings), this.#finMoot.promise]);
+    } finally {
+      this.#finMoot = undefined;
+    }
   }
 
   /** A read, write or half-close on `leg` failed: returns the leg to go on with, if any. */

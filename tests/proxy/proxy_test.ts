@@ -140,6 +140,39 @@ Deno.test("startProxy() with finProbe if-unanswered takes an answering PE's FIN 
   assert.equal(pe.accepted, 1, "no probe connection");
 });
 
+Deno.test("startProxy() passes an answering PE's FIN on once the client half-closes, without waiting for the probe", async () => {
+  await using pe = startTestServer(async (conn) => {
+    await readExactly(conn, 4, DEADLINE_MS);
+    await writeAll(conn, new TextEncoder().encode("pong"));
+    conn.close();
+  });
+  const source = new RecordingSource({ [TEST_POOL]: [testMember(1, pe.port)] });
+  // The probe never answers within the test: only the client's half-close can settle the FIN.
+  let connects = 0;
+  const probing = Promise.withResolvers<void>();
+  const connector: Connector = (options) => {
+    if (++connects === 1) return Deno.connect(options);
+    probing.resolve();
+    return new Promise((_, reject) => {
+      options.signal.addEventListener("abort", () => reject(options.signal.reason), { once: true });
+    });
+  };
+  await using proxy = startTestProxy(source, {
+    connect: connector,
+    pools: { [TEST_POOL]: { failover: "migrate", connectTimeoutMs: 600_000 } },
+  });
+  const ended = waitForProxyEvent(proxy, "session-end", DEADLINE_MS);
+  using client = await connectTo(proxy);
+  await writeAll(client, new TextEncoder().encode("ping"));
+  assert.equal(new TextDecoder().decode(await readExactly(client, 4, DEADLINE_MS)), "pong");
+  await withDeadline(probing.promise, DEADLINE_MS, "the FIN probe to start");
+  await client.closeWrite();
+  const eof = await readToEnd(client, DEADLINE_MS);
+  assert.deepEqual([eof.bytes.length, eof.reset], [0, false]);
+  const end = await ended;
+  assert.deepEqual([end.reason, end.failovers], ["completed", 0]);
+  assert.deepEqual(source.reports, []);
+});
 Deno.test("startProxy() skips connect-refused PEs without losing a byte and reports them", async () => {
   await using pe = startTestServer(echoHandler);
   const dead1 = refusedPort();
