@@ -10,14 +10,8 @@
 #   POOLGATE_CHECK (connect | echo: a PING\n/PING check that also catches a SIGSTOPped backend),
 #   DENO.
 set -euo pipefail
-[ $# -eq 2 ] || { echo "usage: PIDFILE=FILE $0 LISTEN_PORT BACKEND_PORT[,BACKEND_PORT...]" >&2; exit 2; }
-: "${PIDFILE:?PIDFILE must be set}"
-HERE="$(cd "$(dirname "$0")" && pwd)"
-DENO="${DENO:-$(command -v deno)}"
-RUN="${PROXY_RUNDIR:-$(mktemp -d)}"
-cd "$HERE/.."
-asap_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-IFS=, read -r -a backends <<<"$2"
+# shellcheck source=bench/start_common.sh
+. "$(dirname "$0")/start_common.sh" "$@"
 args=(serve --asap "127.0.0.1:$asap_port" --no-admin --no-store --listen "127.0.0.1:$1=bench"
   --pool "bench:failover=${POOLGATE_FAILOVER:-migrate},fin-probe=${POOLGATE_FIN_PROBE:-unless-done}"
   --log-level "${POOLGATE_LOG_LEVEL:-warning}" --log-format json)
@@ -25,17 +19,7 @@ for port in "${backends[@]}"; do args+=(--member "bench=127.0.0.1:$port"); done
 if [ "${POOLGATE_CHECK:-connect}" = echo ]; then args+=(--check-send 'PING\n' --check-expect PING); fi
 "$DENO" run --allow-all main.ts "${args[@]}" </dev/null >"$RUN/poolgate.log" 2>&1 &
 echo $! >"$PIDFILE"
-members() {
-  "$DENO" run --allow-all main.ts resolve bench --registrar "127.0.0.1:$asap_port" --items all 2>/dev/null |
-    python3 -c 'import json, sys; print(len(json.load(sys.stdin).get("poolElements", [])))' 2>/dev/null || echo 0
-}
-for ((i = 0; i < 200; i++)); do
-  if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then break; fi
-  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && [ "$(members)" -ge "${#backends[@]}" ]; then
-    exit 0
-  fi
-  sleep 0.05
-done
+if wait_for_pool "$1" bench "$asap_port" "${#backends[@]}" "$(cat "$PIDFILE")"; then exit 0; fi
 echo "start-poolgate.sh: poolgate did not serve pool bench with ${#backends[@]} members on $1" >&2
 cat "$RUN/poolgate.log" >&2
 exit 1
