@@ -282,6 +282,9 @@ export class ControlSession {
       if (!(await this.#sendUp(0))) return;
     }
     while (this.#reason === undefined) {
+      // After the PE's end frame a failure ends the session (`pe-closed`): nothing sent from
+      // here on is ever replayed, and no cookie can come to free room for it.
+      if (this.#downDone) replay.discardTo(replay.end);
       const room = Math.min(replay.room, buffer.length - FRAME_HEADER_LENGTH);
       if (room === 0) {
         if (!(await this.#waitForRoom())) return;
@@ -359,7 +362,9 @@ export class ControlSession {
     }, this.#settings.replayStallTimeoutMs);
     try {
       // A cookie that covers no more than the last one frees nothing: wait on.
-      while (this.#reason === undefined && this.#replay.room === 0 && !expired) {
+      while (
+        this.#reason === undefined && this.#replay.room === 0 && !expired && !this.#downDone
+      ) {
         const { promise, resolve } = Promise.withResolvers<void>();
         this.#roomWaiter = resolve;
         await promise;
@@ -369,7 +374,7 @@ export class ControlSession {
       this.#roomWaiter = undefined;
     }
     if (this.#reason !== undefined) return false;
-    if (this.#replay.room > 0) return true;
+    if (this.#replay.room > 0 || this.#downDone) return true;
     this.#overflow();
     return false;
   }
@@ -433,6 +438,7 @@ export class ControlSession {
     if (channel === undefined || this.#reason !== undefined) return;
     // The pool element sent its end frame: pass the half-close on.
     this.#downDone = true;
+    this.#roomWaiter?.();
     try {
       await this.#client.closeWrite();
     } catch (error) {

@@ -132,6 +132,41 @@ Deno.test("ControlSession keeps waiting for room through cookies that free nothi
   await writing;
 });
 
+Deno.test("ControlSession stops holding the client back for cookies once the PE has ended its output", async () => {
+  // The PE says goodbye first, then takes an upload many times the replay buffer: no cookie
+  // can follow its end frame, and none is needed, since a failure now ends the session.
+  const consumed = Promise.withResolvers<number>();
+  await using pe = servePeSessions({
+    hostname: "127.0.0.1",
+    port: 0,
+    restore: () => undefined,
+    async serve(session) {
+      await session.write(new TextEncoder().encode("send it all"));
+      await session.end();
+      const buffer = new Uint8Array(16 * 1024);
+      let total = 0;
+      for (let n = await session.read(buffer); n !== null; n = await session.read(buffer)) {
+        total += n;
+      }
+      consumed.resolve(total);
+    },
+  });
+  await using proxy = proxyFor([testMember(1, pe.addr.port, 1)], {
+    replayBufferBytes: 4096,
+    replayStallTimeoutMs: 600_000,
+  });
+  const ended = waitForProxyEvent(proxy, "session-end", DEADLINE_MS);
+  using client = await connectTo(proxy);
+  const greeting = await readToEnd(client, DEADLINE_MS);
+  assert.equal(new TextDecoder().decode(greeting.bytes), "send it all");
+  const upload = 256 * 1024;
+  await writeAll(client, patternBytes(upload, 3));
+  await client.closeWrite();
+  const end = await ended;
+  assert.deepEqual([end.reason, end.bytesIn], ["completed", upload]);
+  assert.equal(await withDeadline(consumed.promise, DEADLINE_MS, "the PE's end of input"), upload);
+});
+
 Deno.test("ControlSession migrates by default and severs when the pool says failover=sever", async () => {
   for (
     const [settings, expected] of [[{}, "migrated"], [{ failover: "sever" }, "pe-failed"]] as const
