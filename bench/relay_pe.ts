@@ -20,10 +20,9 @@
  * runs moved no more with a cookie after every write or every 16 or 128 KiB.
  *
  * After its end frame the relay can send no cookie (the library refuses one after `end()`,
- * and the proxy reads no frame after an end frame). So once a backend has closed, the client
- * can send at most one replay buffer more. Beyond that the proxy stalls and closes the session
- * (`replay-overflow`), as at the end of every iperf3 run, whose server closes while the
- * client's last bytes are in flight.
+ * and the proxy reads no frame after an end frame); none is needed, since the proxy keeps no
+ * client bytes for replay once the end frame has reached the client (an iperf3 server closes
+ * while the client's last bytes are in flight).
  *
  * A session moved here from another relay continues on a new backend connection from its
  * cookie's position: right for a byte-wise echo, garbage for iperf3 or HTTP, and what the old
