@@ -29,6 +29,7 @@ import {
 import {
   DEFAULT_MAX_MESSAGE_LENGTH,
   DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS,
+  ListenError,
 } from "../lib/transport/mod.ts";
 import { CommandError, defineCommand } from "./command.ts";
 import { ENRP_FLAGS, enrpOptions } from "./enrp_flags.ts";
@@ -173,23 +174,12 @@ export function registrarOptions(
   };
 }
 
-/** The addresses `registrar` binds (ASAP, and ENRP when it runs), for a bind failure's line. */
-export function registrarAddresses(values: FlagValues<typeof REGISTRAR_FLAGS>): string {
-  const enrp = enrpOptions(values);
-  const addresses = [formatHostPort(values.asap)];
-  if (enrp !== undefined) {
-    addresses.push(formatHostPort({ hostname: enrp.hostname ?? "", port: enrp.port ?? 0 }));
-  }
-  return addresses.join(", ");
-}
-
-/** Turns a failure to bind `addresses` into one CLI line; other errors pass through. */
-export function bindFailure(error: unknown, addresses: string): unknown {
-  if (Object.values(Deno.errors).some((type) => error instanceof type)) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return new CommandError(`Cannot listen on ${addresses}: ${reason}`);
-  }
-  return error;
+/**
+ * Turns a socket that cannot bind into one CLI line, naming the one address and what it is for
+ * (the error's own message); other errors pass through.
+ */
+export function bindFailure(error: unknown): unknown {
+  return error instanceof ListenError ? new CommandError(error.message) : error;
 }
 
 /** The `registrar` command. */
@@ -206,7 +196,7 @@ export const registrarCommand = defineCommand({
     try {
       registrar = startRegistrar({ ...registrarOptions(values), logger });
     } catch (error) {
-      throw bindFailure(error, registrarAddresses(values));
+      throw bindFailure(error);
     }
     return await runUntilSignal(registrar, { logger, graceMs: values["shutdown-grace"] });
   },

@@ -512,8 +512,6 @@ function start(values: ServeValues, parts: StartParts): Poolgate {
     if (error instanceof RangeError || error instanceof AdminServerError) {
       throw new UsageError(error.message);
     }
-    const addresses = [values.asap, ...config.listeners, ...(admin === "off" ? [] : [admin])]
-      .map(formatHostPort).join(", ");
-    throw bindFailure(error, addresses);
+    throw bindFailure(error);
   }
 }

@@ -161,3 +161,18 @@ export function isHandleSuffix(suffix: string | undefined): suffix is string {
 export function defaultListenerId(kind: FrontListenerKind, hostname: string, port: number): string {
   return `${kind}-${hostname.replace(/[^0-9A-Za-z.-]/g, "_")}-${port}`;
 }
+
+/**
+ * What a front listener is for, as a bind failure names it: "front listener for pool web",
+ * "front listener for tls host names *.pool.example". An id other than the default one is named
+ * too, since a stored listener is changed by its id.
+ */
+export function frontListenerRole(spec: CheckedFrontListenerSpec): string {
+  const named =
+    spec.id === undefined || spec.id === defaultListenerId(spec.kind, spec.hostname, spec.port)
+      ? ""
+      : ` ${JSON.stringify(spec.id)}`;
+  return spec.kind === "tcp"
+    ? `front listener${named} for pool ${spec.pool}`
+    : `front listener${named} for ${spec.kind} host names *${spec.handleSuffix}`;
+}

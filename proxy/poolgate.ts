@@ -8,6 +8,8 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import { type Registrar, type RegistrarOptions, startRegistrar } from "../lib/registrar/mod.ts";
+import { formatAddress } from "../lib/transport/format_address.ts";
+import { ListenError } from "../lib/transport/listen_error.ts";
 import type { HealthCheckConnect } from "../lib/health/mod.ts";
 import { type AdminServer, startAdminServer } from "./admin/admin_server.ts";
 import type { ConfigSnapshot, ConfigStore } from "./config_store.ts";
@@ -108,12 +110,11 @@ function startAdmin(
   try {
     return startAdminServer({ ...serverOptions, backend, logger: logger.getChild("admin") });
   } catch (error) {
-    if (!optional || !(error instanceof Deno.errors.AddrInUse)) throw error;
+    const taken = error instanceof ListenError && error.cause instanceof Deno.errors.AddrInUse;
+    if (!optional || !taken) throw error;
     logger.warn("No admin API: {address} is taken ({error})", {
-      address: options.hostname.includes(":")
-        ? `[${options.hostname}]:${options.port}`
-        : `${options.hostname}:${options.port}`,
-      error: error.message,
+      address: formatAddress({ transport: "tcp", ...error.address }),
+      error: error.cause.message,
     });
     return undefined;
   }
@@ -125,8 +126,8 @@ function startAdmin(
  * failure the parts already started are stopped again.
  *
  * @throws {RangeError} for a bad option or a static member the registrar refuses;
- *   `Deno.errors.AddrInUse` and the like when a socket cannot bind; `AdminServerError` for an
- *   admin address off loopback without a token.
+ *   `ListenError` naming the address and its role when a socket cannot bind;
+ *   `AdminServerError` for an admin address off loopback without a token.
  */
 export function startPoolgate(options: PoolgateOptions = {}): Poolgate {
   const logger = options.logger ?? getLogger(["poolgate"]);

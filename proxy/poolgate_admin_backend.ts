@@ -12,6 +12,7 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import type { PoolElementView, PoolView } from "../lib/handlespace/mod.ts";
 import { parseCEscapes } from "../lib/health/c_escapes.ts";
 import type { PoolElementChangeDetail, Registrar } from "../lib/registrar/mod.ts";
+import { ListenError } from "../lib/transport/listen_error.ts";
 import { errorCauseName } from "../lib/wire/code_names.ts";
 import {
   ErrorCauseCode,
@@ -171,16 +172,6 @@ export function poolSettingsFromRecord(
   return { ...tuning, ...settings };
 }
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Errors that say a listener's address cannot be bound, as opposed to a bug. */
-function isBindFailure(error: unknown): boolean {
-  return error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable ||
-    error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable;
-}
-
 /** A static member started from its record, or the registrar's refusal. */
 type StartedMember =
   | { readonly ok: true; readonly record: StaticMemberRecord }
@@ -259,7 +250,7 @@ export class PoolgateAdminBackend implements AdminBackend, Disposable {
    * writing it to the store: pool settings, static members with their marks, listeners.
    *
    * @throws {RangeError} when the registrar refuses a member or a record cannot be used.
-   * @throws {Deno.errors.AddrInUse} and the like when a listener cannot bind.
+   * @throws {ListenError} naming the listener when it cannot bind.
    */
   apply(config: ConfigSnapshot): void {
     for (const record of config.poolSettings) {
@@ -520,10 +511,10 @@ export class PoolgateAdminBackend implements AdminBackend, Disposable {
         if (error instanceof ListenerExistsError) {
           throw new AdminConflictError(error.message, { cause: error });
         }
-        if (isBindFailure(error)) {
+        if (error instanceof ListenError) {
           throw new AdminConflictError(
             `Cannot bind listener ${JSON.stringify(listener.id)} to ` +
-              `${hostPort(listener.hostname, listener.port)}: ${errorMessage(error)}`,
+              `${hostPort(listener.hostname, listener.port)}: ${error.cause.message}`,
             { cause: error },
           );
         }

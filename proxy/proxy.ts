@@ -7,6 +7,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import { formatAddress } from "../lib/transport/format_address.ts";
+import { bindNamed } from "../lib/transport/listen_error.ts";
 import { type Connector, type PeConnection, tcpConnector } from "./connector.ts";
 import {
   DEFAULT_FRONT_TIMEOUT_MS,
@@ -20,6 +21,7 @@ import {
   checkFrontListenerSpec,
   defaultListenerId,
   type FrontListenerInfo,
+  frontListenerRole,
   type FrontListenerSpec,
   ListenerExistsError,
 } from "./front_listener.ts";
@@ -179,8 +181,8 @@ class PreselectedMemberSource implements PoolMemberSource {
  * hold the real ports at once (also with port 0).
  *
  * @throws {RangeError} when an option or a listener spec is out of range;
- *   {@linkcode ListenerExistsError} when two listeners have one id; `Deno.errors.AddrInUse` and
- *   the like when a listener cannot bind (listeners bound before it are closed again).
+ *   {@linkcode ListenerExistsError} when two listeners have one id; `ListenError` naming the
+ *   listener when one cannot bind (listeners bound before it are closed again).
  */
 export function startProxy(options: ProxyOptions): SessionProxy {
   return new SessionProxy(options);
@@ -301,7 +303,7 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
    * {@linkcode defaultListenerId} of its kind, hostname and bound port.
    *
    * @throws {RangeError} when the spec is out of range; {@linkcode ListenerExistsError} when its
-   *   id is taken; `Deno.errors.AddrInUse` and the like when it cannot bind;
+   *   id is taken; `ListenError` naming the listener when it cannot bind;
    *   `Deno.errors.BadResource` once shutdown has begun.
    */
   addListener(spec: FrontListenerSpec): FrontListenerInfo {
@@ -417,11 +419,11 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
     if (checked.id !== undefined && this.#listeners.has(checked.id)) {
       throw new ListenerExistsError(checked.id);
     }
-    const listener = Deno.listen({
-      hostname: checked.hostname,
-      port: checked.port,
-      transport: "tcp",
-    });
+    const listener = bindNamed(
+      { hostname: checked.hostname, port: checked.port },
+      frontListenerRole(checked),
+      (address) => Deno.listen({ ...address, transport: "tcp" }),
+    );
     const port = listener.addr.port;
     const id = checked.id ?? defaultListenerId(checked.kind, checked.hostname, port);
     if (this.#listeners.has(id)) {

@@ -193,6 +193,7 @@ export class EnrpPeering extends EnrpEventTarget implements AsyncDisposable {
       ...settings.messageLimits,
       hostname: settings.hostname,
       port: settings.port,
+      role: "ENRP",
       maxConnections: settings.maxConnections,
       logger: this.#logger.getChild("transport"),
       onConnection: (connection) => this.#track(new EnrpLink(connection, false)),

@@ -142,6 +142,7 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
       ...settings.messageLimits,
       hostname: settings.hostname,
       port: settings.port,
+      role: "ASAP",
       maxConnections: settings.maxConnections,
       logger: this.#logger.getChild("transport"),
       onConnection: (connection) => asap.serve(connection),
@@ -575,7 +576,8 @@ export class Registrar extends RegistrarEventTarget implements AsyncDisposable {
  * registrar.addEventListener("pe-removed", (event) => console.log(event.detail.reason));
  * ```
  * @throws {RangeError} when an option is out of range.
- * @throws {Deno.errors.AddrInUse} when the port is taken.
+ * @throws {ListenError} when the ASAP or the ENRP address cannot be bound (role "ASAP" or
+ *   "ENRP"; `cause` is Deno's error, such as `Deno.errors.AddrInUse`).
  */
 export function startRegistrar(options: RegistrarOptions = {}): Registrar {
   return new Registrar(options);

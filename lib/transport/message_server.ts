@@ -8,6 +8,7 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { delay } from "./delay.ts";
 import { formatAddress } from "./format_address.ts";
+import { bindNamed } from "./listen_error.ts";
 import { DEFAULT_TRANSPORT_LOG_CATEGORY, MessageConnection } from "./message_connection.ts";
 import {
   type MessageLimits,
@@ -18,6 +19,8 @@ import {
 
 /** Address the server listens on unless told otherwise: every IPv4 interface, as `Deno.listen`. */
 export const DEFAULT_MESSAGE_SERVER_HOSTNAME = "0.0.0.0";
+/** What a message server is for unless its options say (the registrar says "ASAP" or "ENRP"). */
+export const DEFAULT_MESSAGE_SERVER_ROLE = "message server";
 /** Connections served at once; stays below the common soft limit of 1024 open files. */
 export const DEFAULT_MAX_CONNECTIONS = 1000;
 /** Longest pause between accept attempts after accept() fails (for example out of files). */
@@ -30,6 +33,11 @@ export interface MessageServerOptions extends MessageLimits {
   hostname?: string;
   /** Port to listen on; 0 picks a free one, readable at once from `addr.port`. */
   port: number;
+  /**
+   * What the server is for, named by the `ListenError` when it cannot bind.
+   * @default {DEFAULT_MESSAGE_SERVER_ROLE}
+   */
+  role?: string;
   /**
    * Connections served at once; one beyond is accepted, closed at once and logged.
    * @default {DEFAULT_MAX_CONNECTIONS}
@@ -75,10 +83,11 @@ export class MessageServer implements AsyncDisposable {
     options.signal?.throwIfAborted();
     this.#onConnection = options.onConnection;
     this.#logger = options.logger ?? getLogger(DEFAULT_TRANSPORT_LOG_CATEGORY);
-    this.#listener = Deno.listen({
-      hostname: options.hostname ?? DEFAULT_MESSAGE_SERVER_HOSTNAME,
-      port: options.port,
-    });
+    this.#listener = bindNamed(
+      { hostname: options.hostname ?? DEFAULT_MESSAGE_SERVER_HOSTNAME, port: options.port },
+      options.role ?? DEFAULT_MESSAGE_SERVER_ROLE,
+      (address) => Deno.listen(address),
+    );
     this.#signal = options.signal;
     this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
     this.#logger.debug("Listening for messages on {address}", {
@@ -209,7 +218,8 @@ export class MessageServer implements AsyncDisposable {
  * });
  * ```
  * @throws {RangeError} when a bound is out of range.
- * @throws {Deno.errors.AddrInUse} when the port is taken.
+ * @throws {ListenError} when the address cannot be bound (`cause` is Deno's error, such as
+ *   `Deno.errors.AddrInUse`).
  */
 export function startMessageServer(options: MessageServerOptions): MessageServer {
   return new MessageServer(options);

@@ -8,6 +8,7 @@
  *   bounded read buffer, a partial-message deadline, a bounded write queue with backpressure.
  * - {@linkcode startMessageServer}: accepts connections up to a limit, hands each to a handler.
  * - {@linkcode connectMessage}: the client side, with a connect timeout.
+ * - {@linkcode ListenError}: a socket that cannot bind, naming its address and what it is for.
  *
  * @module
  */
@@ -16,6 +17,7 @@ export * from "./connect_message.ts";
 export * from "./delay.ts";
 export * from "./format_address.ts";
 export * from "./is_peer_gone.ts";
+export * from "./listen_error.ts";
 export * from "./message_connection.ts";
 export * from "./message_limits.ts";
 export * from "./message_server.ts";

@@ -8,6 +8,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { formatAddress } from "../../lib/transport/format_address.ts";
+import { bindNamed } from "../../lib/transport/listen_error.ts";
 import { type AdminAppOptions, createAdminApp } from "./admin_app.ts";
 
 /** The admin API listens on loopback unless told otherwise. */
@@ -70,7 +71,8 @@ function offLoopbackError(what: string): AdminServerError {
  *
  * @throws {AdminServerError} when `hostname` is not loopback and there is no token.
  * @throws {RangeError} when the token or an app option cannot be used.
- * @throws {Deno.errors.AddrInUse} and the like when the address cannot be bound.
+ * @throws {ListenError} (role "admin API") when the address cannot be bound; `cause` is Deno's
+ *   error, such as `Deno.errors.AddrInUse`.
  */
 export function startAdminServer(options: AdminServerOptions): AdminServer {
   return new AdminServer(options);
@@ -90,13 +92,17 @@ export class AdminServer implements AsyncDisposable {
     if (!secured && !isLoopbackHostname(hostname)) throw offLoopbackError(hostname);
     const logger = options.logger ?? getLogger(["poolgate", "admin"]);
     const app = createAdminApp({ ...options, logger });
-    this.#server = Deno.serve({
-      hostname,
-      port: options.port,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      // Without onListen Deno prints its own line to stdout; ours goes to the log.
-      onListen: () => {},
-    }, app.fetch);
+    this.#server = bindNamed(
+      { hostname, port: options.port },
+      "admin API",
+      (address) =>
+        Deno.serve({
+          ...address,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          // Without onListen Deno prints its own line to stdout; ours goes to the log.
+          onListen: () => {},
+        }, app.fetch),
+    );
     this.addr = this.#server.addr;
     if (!secured && !isLoopbackHostname(this.addr.hostname)) {
       // `localhost` resolved to something else: stop before anyone is served.

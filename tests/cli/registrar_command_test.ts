@@ -121,8 +121,12 @@ Deno.test("main.ts registrar serves on its logged port, resolve prints JSON, SIG
   assert.ok(process.stderrLines.some((line) => /Stopped/.test(line)));
 });
 
-Deno.test("main.ts resolve and registrar fail in one line: unreachable, bad flag, port taken", async () => {
+Deno.test("main.ts resolve and registrar fail in one line: unreachable, bad flag, the one port taken named with its role", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const inUse = (role: string) =>
+    new RegExp(
+      `^Cannot listen on 127\\.0\\.0\\.1:${taken.addr.port} \\(${role}\\): Address already in use`,
+    );
   const closedPort = (() => {
     using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     return listener.addr.port;
@@ -138,7 +142,20 @@ Deno.test("main.ts resolve and registrar fail in one line: unreachable, bad flag
     [
       ["registrar", "--asap", `127.0.0.1:${taken.addr.port}`, "--log-level", "error"],
       1,
-      new RegExp(`^Cannot listen on 127\\.0\\.0\\.1:${taken.addr.port}: `),
+      inUse("ASAP"),
+    ],
+    [
+      [
+        "registrar",
+        "--asap",
+        "127.0.0.1:0",
+        "--enrp",
+        `127.0.0.1:${taken.addr.port}`,
+        "--log-level",
+        "error",
+      ],
+      1,
+      inUse("ENRP"),
     ],
   ];
   for (const [args, expectedCode, expected] of cases) {

@@ -151,7 +151,10 @@ Deno.test("main.ts serve stops with one line and exit 1 when the --admin address
   const status = await proc.waitForExit(20_000);
   assert.equal(status.code, 1, proc.stderrLines.join("\n"));
   const last = proc.stderrLines.filter((line) => line !== "").at(-1) ?? "";
-  assert.match(last, new RegExp(`^Cannot listen on .*127\\.0\\.0\\.1:${taken.addr.port}`));
+  assert.match(
+    last,
+    new RegExp(`^Cannot listen on 127\\.0\\.0\\.1:${taken.addr.port} \\(admin API\\): `),
+  );
 });
 
 Deno.test("main.ts serve --admin off serves no admin API", async () => {

@@ -111,3 +111,38 @@ Deno.test("main.ts serve drains on SIGTERM: an open session keeps working, then 
   const status = await proc.waitForExit(15_000);
   assert.equal(status.code, 0, proc.stderrLines.join("\n"));
 });
+
+// The admin API's taken address: serve_admin_test.ts.
+Deno.test("main.ts serve stops with one line naming only the address taken and what it is for", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = taken.addr.port;
+  // Every other address is free (port 0), so a line naming more than the taken one is wrong.
+  const cases: [string[], string][] = [
+    [["--asap", `127.0.0.1:${port}`, "--listen", "127.0.0.1:0=bench"], "ASAP"],
+    [
+      [
+        "--asap",
+        "127.0.0.1:0",
+        "--listen",
+        "127.0.0.1:0=web",
+        "--listen",
+        `127.0.0.1:${port}=bench`,
+      ],
+      "front listener for pool bench",
+    ],
+  ];
+  const results = await Promise.all(cases.map(async ([args]) => {
+    await using proc = spawnPoolgate(["serve", "--no-store", "--log-level", "error", ...args]);
+    const status = await proc.waitForExit(20_000);
+    return { code: status.code, stderr: proc.stderrLines.filter((line) => line !== "") };
+  }));
+  for (const [i, [args, role]] of cases.entries()) {
+    const { code, stderr } = results[i]!;
+    assert.equal(code, 1, `${args.join(" ")}: ${stderr.join("\n")}`);
+    assert.equal(stderr.length, 1, `one line for ${args.join(" ")}: ${stderr.join("\n")}`);
+    assert.match(
+      stderr[0] ?? "",
+      new RegExp(`^Cannot listen on 127\\.0\\.0\\.1:${port} \\(${role}\\): Address already in use`),
+    );
+  }
+});

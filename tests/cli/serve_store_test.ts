@@ -110,26 +110,43 @@ Deno.test("main.ts serve stops on a store of a newer schema with one line and ex
   assert.deepEqual(Deno.readFileSync(dataDir.file), before);
 });
 
-Deno.test("main.ts serve stops naming both listeners when a flag listener clashes with a stored one", async () => {
-  using dataDir = makeDataDir();
+/**
+ * Stores the tcp listener "front" for pool "a" on a port free now, through the API of a serve
+ * that then stops; resolves with the port.
+ */
+async function storeFrontListener(dataDir: string): Promise<number> {
   const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = free.addr.port;
   free.close();
-  {
-    await using serve = await startServe([], { dataDir: dataDir.path });
-    const listener = await serve.request("POST", "/v1/listeners", {
-      id: "front",
-      kind: "tcp",
-      hostname: "127.0.0.1",
-      port,
-      pool: "a",
-    });
-    assert.equal(listener.status, 201, JSON.stringify(listener.body));
-  }
+  await using serve = await startServe([], { dataDir });
+  const body = { id: "front", kind: "tcp", hostname: "127.0.0.1", port, pool: "a" };
+  const listener = await serve.request("POST", "/v1/listeners", body);
+  assert.equal(listener.status, 201, JSON.stringify(listener.body));
+  return port;
+}
+
+Deno.test("main.ts serve stops naming both listeners when a flag listener clashes with a stored one", async () => {
+  using dataDir = makeDataDir();
+  const port = await storeFrontListener(dataDir.path);
   const { code, lines } = await failedStart(dataDir.path, ["--listen", `127.0.0.1:${port}=b`]);
   assert.equal(code, 1, lines.join("\n"));
   assert.equal(lines.length, 1, lines.join("\n"));
   assert.match(lines[0] ?? "", /stored listener "front" .*flag listener "tcp-127\.0\.0\.1-\d+"/);
+});
+
+Deno.test("main.ts serve names a stored listener by its id when its address is taken at start-up", async () => {
+  using dataDir = makeDataDir();
+  const port = await storeFrontListener(dataDir.path);
+  using _taken = Deno.listen({ hostname: "127.0.0.1", port });
+  const { code, lines } = await failedStart(dataDir.path, ["--log-level", "error"]);
+  assert.equal(code, 1, lines.join("\n"));
+  assert.equal(lines.length, 1, lines.join("\n"));
+  assert.match(
+    lines[0] ?? "",
+    new RegExp(
+      `^Cannot listen on 127\\.0\\.0\\.1:${port} \\(front listener "front" for pool a\\): `,
+    ),
+  );
 });
 
 Deno.test("main.ts serve: 50 parallel POST and DELETE leave a store that matches the API", async () => {

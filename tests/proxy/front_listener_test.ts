@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import type { LogRecord } from "@logtape/logtape";
+import { ListenError } from "../../lib/transport/listen_error.ts";
 import { ListenerExistsError } from "../../proxy/front_listener.ts";
 import { type ProxyOptions, type SessionProxy, startProxy } from "../../proxy/proxy.ts";
 import { StaticMemberSource } from "../../proxy/static_member_source.ts";
 import { withDeadline } from "../_support/deadline.ts";
+import { capturePoolgateLogs } from "../_support/log_capture.ts";
 import { needsPrograms } from "../_support/external_program.ts";
 import { startNamedHttpServer } from "../_support/http_name_server.ts";
 import {
@@ -59,20 +61,8 @@ function connect(port: number): Promise<Deno.TcpConn> {
 
 /** Log records of the "poolgate" categories while `run` runs. */
 async function withLogs(run: (records: LogRecord[]) => Promise<void>): Promise<void> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["poolgate"], lowestLevel: "info", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "error", sinks: ["memory"] },
-    ],
-  });
-  try {
-    await run(records);
-  } finally {
-    await reset();
-  }
+  await using logs = await capturePoolgateLogs();
+  await run(logs.records);
 }
 
 function refusalLog(records: readonly LogRecord[], peer: string) {
@@ -392,10 +382,29 @@ Deno.test("SessionProxy.addListener() binds at once and serves; removeListener()
     () => proxy.addListener({ id: "front-http", kind: "tcp", port: 0, pool: "echo" }),
     ListenerExistsError,
   );
-  assert.throws(
-    () => proxy.addListener({ kind: "tcp", hostname: "127.0.0.1", port: tcp.port, pool: "x" }),
-    Deno.errors.AddrInUse,
-  );
+  const taken: [Parameters<SessionProxy["addListener"]>[0], string][] = [
+    [
+      { kind: "tcp", hostname: "127.0.0.1", port: tcp.port, pool: "x" },
+      "front listener for pool x",
+    ],
+    [
+      { id: "web-http", kind: "http", hostname: "127.0.0.1", port: tcp.port, handleSuffix: SUFFIX },
+      `front listener "web-http" for http host names *${SUFFIX}`,
+    ],
+  ];
+  for (const [spec, role] of taken) {
+    assert.throws(() => proxy.addListener(spec), (error: unknown) => {
+      assert.ok(error instanceof ListenError);
+      assert.equal(error.role, role);
+      assert.deepEqual(error.address, { hostname: "127.0.0.1", port: tcp.port });
+      assert.ok(error.cause instanceof Deno.errors.AddrInUse);
+      assert.equal(
+        error.message,
+        `Cannot listen on 127.0.0.1:${tcp.port} (${role}): ${error.cause.message}`,
+      );
+      return true;
+    });
+  }
   const bad: [string, Parameters<SessionProxy["addListener"]>[0]][] = [
     ["port", { kind: "tcp", port: 70000, pool: "echo" }],
     ["pool", { kind: "tcp", port: 0 }],

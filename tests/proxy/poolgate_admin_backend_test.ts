@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { registerPoolElement } from "../../lib/asap/mod.ts";
+import { ListenError } from "../../lib/transport/listen_error.ts";
 import { ErrorCauseCode } from "../../lib/wire/codes.ts";
 import {
   AdminConflictError,
@@ -20,6 +21,7 @@ import {
   type PoolgateAdminBackend,
 } from "../../proxy/poolgate_admin_backend.ts";
 import { tempDataDir } from "../_support/config_store_fixtures.ts";
+import { capturePoolgateLogs } from "../_support/log_capture.ts";
 import { nextEvent } from "../_support/deadline.ts";
 import {
   echoHandler,
@@ -333,10 +335,13 @@ Deno.test("PoolgateAdminBackend.addListener() binds and stores; a taken id or ad
 
   assert.equal(await conflictCause(listen(backend, "web", "front")), undefined);
   const taken = { id: "other", kind: "tcp", hostname: "127.0.0.1", port, pool: "web" } as const;
-  assert.ok(
-    await rejection(backend.addListener({ ...taken, acceptProxyProtocol: false })) instanceof
-      AdminConflictError,
+  const conflict = await rejection(backend.addListener({ ...taken, acceptProxyProtocol: false }));
+  assert.ok(conflict instanceof AdminConflictError);
+  assert.match(
+    conflict.message,
+    new RegExp(`^Cannot bind listener "other" to 127\\.0\\.0\\.1:${port}: \\w`),
   );
+  assert.doesNotMatch(conflict.message, /Cannot listen/);
   const noSuffix = await rejection(backend.addListener({
     id: "sni",
     kind: "tls",
@@ -494,14 +499,24 @@ Deno.test("startPoolgate() starts with stored members and their marks, pool sett
 Deno.test("startPoolgate() serves the admin API, goes on without an optional one whose address is taken, and fails for a required one", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const admin = { hostname: "127.0.0.1", port: taken.addr.port };
+  await using logs = await capturePoolgateLogs("warning");
   {
     await using instance = startInstance({ admin: { ...admin, optional: true } });
     assert.equal(instance.poolgate.admin, undefined);
   }
+  const warning = logs.records.find((record) =>
+    String(record.rawMessage).startsWith("No admin API")
+  );
+  assert.equal(warning?.properties.address, `127.0.0.1:${taken.addr.port}`);
+  // Deno's reason alone: the address is in the line already.
+  assert.match(String(warning?.properties.error), /in use/);
+  assert.doesNotMatch(String(warning?.properties.error), /Cannot listen/);
   // The parts already started stop again in the background; the rest of the test outlasts that.
   assert.throws(
     () => startPoolgate({ registrar: { hostname: "127.0.0.1", port: 0 }, admin }),
-    Deno.errors.AddrInUse,
+    (error: unknown) =>
+      error instanceof ListenError && error.role === "admin API" &&
+      error.address.port === taken.addr.port && error.cause instanceof Deno.errors.AddrInUse,
   );
   await using instance = startInstance({ admin: { hostname: "127.0.0.1", port: 0 } });
   const response = await fetch(`http://127.0.0.1:${instance.poolgate.admin?.addr.port}/readyz`);

@@ -4,10 +4,10 @@
  * Tests with real killed processes are in proxy_process_test.ts.
  */
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import type { Connector } from "../../proxy/connector.ts";
 import { StaticMemberSource } from "../../proxy/static_member_source.ts";
 import { withDeadline } from "../_support/deadline.ts";
+import { capturePoolgateLogs } from "../_support/log_capture.ts";
 import {
   collectProxyEvents,
   concat,
@@ -441,45 +441,34 @@ Deno.test("SessionProxy.shutdown() closes the sessions left when drainMs is over
 });
 
 Deno.test("startProxy() writes one access log line per session, with the peer", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["poolgate"], lowestLevel: "info", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "error", sinks: ["memory"] },
-    ],
+  await using logs = await capturePoolgateLogs();
+  const { records } = logs;
+  await using pe = startTestServer(echoHandler);
+  const source = new StaticMemberSource({
+    [TEST_POOL]: [testMember(1, refusedPort()), testMember(2, pe.port)],
   });
-  try {
-    await using pe = startTestServer(echoHandler);
-    const source = new StaticMemberSource({
-      [TEST_POOL]: [testMember(1, refusedPort()), testMember(2, pe.port)],
-    });
-    await using proxy = startTestProxy(source);
-    const ended = waitForProxyEvent(proxy, "session-end", DEADLINE_MS);
-    using client = await connectTo(proxy);
-    await writeAll(client, new TextEncoder().encode("hello"));
-    await readExactly(client, 5, DEADLINE_MS);
-    await client.closeWrite();
-    await readToEnd(client, DEADLINE_MS);
-    const end = await ended;
-    const access = records.filter((r) => r.category.join(".") === "poolgate.access");
-    assert.equal(access.length, 1);
-    const properties = access[0]?.properties ?? {};
-    assert.equal(properties.client, end.client);
-    assert.equal(properties.peer, end.client);
-    assert.equal(properties.pool, TEST_POOL);
-    assert.deepEqual(properties.pes, [2]);
-    assert.equal(properties.bytesIn, 5);
-    assert.equal(properties.bytesOut, 5);
-    assert.equal(properties.failovers, 1);
-    assert.equal(typeof properties.durationMs, "number");
-    assert.equal(properties.reason, "completed");
-    const refused = records.find((r) => String(r.rawMessage).startsWith("Cannot connect"));
-    assert.equal(refused?.properties.peer, end.client);
-  } finally {
-    await reset();
-  }
+  await using proxy = startTestProxy(source);
+  const ended = waitForProxyEvent(proxy, "session-end", DEADLINE_MS);
+  using client = await connectTo(proxy);
+  await writeAll(client, new TextEncoder().encode("hello"));
+  await readExactly(client, 5, DEADLINE_MS);
+  await client.closeWrite();
+  await readToEnd(client, DEADLINE_MS);
+  const end = await ended;
+  const access = records.filter((r) => r.category.join(".") === "poolgate.access");
+  assert.equal(access.length, 1);
+  const properties = access[0]?.properties ?? {};
+  assert.equal(properties.client, end.client);
+  assert.equal(properties.peer, end.client);
+  assert.equal(properties.pool, TEST_POOL);
+  assert.deepEqual(properties.pes, [2]);
+  assert.equal(properties.bytesIn, 5);
+  assert.equal(properties.bytesOut, 5);
+  assert.equal(properties.failovers, 1);
+  assert.equal(typeof properties.durationMs, "number");
+  assert.equal(properties.reason, "completed");
+  const refused = records.find((r) => String(r.rawMessage).startsWith("Cannot connect"));
+  assert.equal(refused?.properties.peer, end.client);
 });
 
 Deno.test("startProxy() rejects out-of-range options naming the field", () => {

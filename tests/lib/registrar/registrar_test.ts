@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { Handlespace } from "../../../lib/handlespace/mod.ts";
 import { startRegistrar } from "../../../lib/registrar/mod.ts";
+import { ListenError } from "../../../lib/transport/mod.ts";
 import {
   AsapMessageType,
   decodeAsapMessage,
@@ -598,4 +599,22 @@ Deno.test("A failure while handling one message is answered with 0x0 and the con
     AsapMessageType.registrationResponse,
   );
   assert.equal(answer.reject, false);
+});
+
+Deno.test("startRegistrar() names the taken ASAP or ENRP address in its ListenError", () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const address = { hostname: "127.0.0.1", port: taken.addr.port };
+  const cases: [Parameters<typeof startRegistrar>[0], string][] = [
+    [address, "ASAP"],
+    [{ hostname: "127.0.0.1", port: 0, enrp: address }, "ENRP"],
+  ];
+  for (const [options, role] of cases) {
+    assert.throws(() => start(options), (error: unknown) => {
+      assert.ok(error instanceof ListenError);
+      assert.equal(error.role, role);
+      assert.deepEqual(error.address, address);
+      assert.ok(error.cause instanceof Deno.errors.AddrInUse);
+      return true;
+    });
+  }
 });

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import type { MessageConnection } from "../../../lib/transport/message_connection.ts";
-import { type MessageServer, startMessageServer } from "../../../lib/transport/message_server.ts";
+import { ListenError } from "../../../lib/transport/listen_error.ts";
+import {
+  DEFAULT_MESSAGE_SERVER_ROLE,
+  type MessageServer,
+  startMessageServer,
+} from "../../../lib/transport/message_server.ts";
 import { WireError } from "../../../lib/wire/wire_error.ts";
 import { withDeadline } from "../../_support/deadline.ts";
 import { captureTransportLogs } from "./_log_capture.ts";
@@ -167,4 +172,31 @@ Deno.test("startMessageServer() rejects out-of-range options with RangeError", (
     () => startMessageServer({ port: 0, maxMessageLength: 70000, onConnection: echo }),
     RangeError,
   );
+});
+
+Deno.test("startMessageServer() on a taken port throws a ListenError naming the address and its role", () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const address = { hostname: "127.0.0.1", port: taken.addr.port };
+  for (const [role, expected] of [[undefined, DEFAULT_MESSAGE_SERVER_ROLE], ["ASAP", "ASAP"]]) {
+    assert.throws(
+      () => startMessageServer({ ...address, onConnection: echo, ...(role ? { role } : {}) }),
+      (error: unknown) => {
+        assert.ok(error instanceof ListenError);
+        assert.equal(error.name, "ListenError");
+        assert.deepEqual(error.address, address);
+        assert.equal(error.role, expected);
+        assert.ok(error.cause instanceof Deno.errors.AddrInUse);
+        assert.equal(
+          error.message,
+          `Cannot listen on 127.0.0.1:${taken.addr.port} (${expected}): ${error.cause.message}`,
+        );
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("ListenError writes an IPv6 address in brackets", () => {
+  const error = new ListenError({ hostname: "::1", port: 3863 }, "ASAP", new Error("in use"));
+  assert.equal(error.message, "Cannot listen on [::1]:3863 (ASAP): in use");
 });
