@@ -1,3 +1,9 @@
+/**
+ * Bind failures that name the address and its role: Deno's own errors name neither, and a
+ * process binding ASAP, ENRP, front listeners and the admin API must say which one failed.
+ *
+ * @module
+ */
 import { formatAddress } from "./format_address.ts";
 
 /** The address a socket was asked to bind, as `Deno.listen` and `Deno.serve` take it. */
