@@ -52,8 +52,12 @@ export const DEFAULT_REPLAY_BUFFER_BYTES = 64 * 1024;
  * (docs/data_channel.md). Its storage grows by doubling from 16 KiB, so quiet sessions hold little.
  */
 export const DEFAULT_CONTROL_REPLAY_BUFFER_BYTES = 256 * 1024;
-/** Longest TCP connect to a pool element, and to a FIN-confirming probe. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
+/**
+ * Longest TCP connect to a pool element, and to a FIN-confirming probe. Longer than Linux's 1 s
+ * initial SYN retransmission: a busy pool element whose accept queue dropped one SYN still
+ * answers the retry, instead of counting as dead (a false `dead-fin` for a probe).
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 1_500;
 /** Longest time a session may go without a byte either way (nginx's `proxy_timeout`). */
 export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
 /** Confirm every FIN that could come from a crash (shared/DESIGN.md "Failure detection"). */
