@@ -471,14 +471,7 @@ export function openConfigStore(options: ConfigStoreOptions): ConfigStore {
     throw storeError(path, "open the file", error, busyTimeoutMs);
   }
   try {
-    const mode = db.prepare("PRAGMA journal_mode = WAL").get()?.journal_mode;
-    if (mode !== "wal") {
-      throw new ConfigStoreError(
-        `Cannot open config store ${path}: SQLite cannot use WAL mode there (it stays in ` +
-          `${String(mode)} mode); put --data-dir on a local file system`,
-        { problem: "io", path },
-      );
-    }
+    useWal(db, path, busyTimeoutMs);
     // Per connection, not stored in the file: every commit is fsynced before it returns.
     db.exec("PRAGMA synchronous = FULL");
     const schemaVersion = migrate(db, path, migrations);
@@ -486,6 +479,40 @@ export function openConfigStore(options: ConfigStoreOptions): ConfigStore {
   } catch (error) {
     db.close();
     throw storeError(path, "open the file", error, busyTimeoutMs);
+  }
+}
+
+/** Shared memory for {@linkcode useWal}'s synchronous pause between two tries. */
+const WAL_RETRY_PAUSE = new Int32Array(new SharedArrayBuffer(4));
+/** Milliseconds between two tries of the switch to WAL mode. */
+const WAL_RETRY_PAUSE_MS = 5;
+
+/**
+ * Puts the file in WAL mode. SQLite answers a switch that meets another connection's lock with
+ * SQLITE_BUSY at once, without its busy handler: two processes opening a new store together
+ * both try the switch, so the loser tries again (the file is then in WAL mode already) until
+ * `busyTimeoutMs` is over.
+ */
+function useWal(db: DatabaseSync, path: string, busyTimeoutMs: number): void {
+  const deadline = performance.now() + busyTimeoutMs;
+  for (;;) {
+    let mode: unknown;
+    try {
+      mode = db.prepare("PRAGMA journal_mode = WAL").get()?.journal_mode;
+    } catch (error) {
+      const code = sqliteCode(error);
+      if ((code !== SQLITE_BUSY && code !== SQLITE_LOCKED) || performance.now() >= deadline) {
+        throw error;
+      }
+      Atomics.wait(WAL_RETRY_PAUSE, 0, 0, WAL_RETRY_PAUSE_MS);
+      continue;
+    }
+    if (mode === "wal") return;
+    throw new ConfigStoreError(
+      `Cannot open config store ${path}: SQLite cannot use WAL mode there (it stays in ` +
+        `${String(mode)} mode); put --data-dir on a local file system`,
+      { problem: "io", path },
+    );
   }
 }
 
