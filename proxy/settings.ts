@@ -49,7 +49,7 @@ export const DEFAULT_REPLAY_BUFFER_BYTES = 64 * 1024;
  * Most client bytes a control-channel session holds since the last cookie. Larger than
  * {@linkcode DEFAULT_REPLAY_BUFFER_BYTES} because the client is held back while it is full:
  * with a cookie every 16 KiB, 64 KiB halve a bulk stream's throughput, 256 KiB do not
- * (docs/data_channel.md). Its storage grows by doubling from 16 KiB, so quiet sessions hold little.
+ * (docs/data_channel.md). Its storage grows by doubling from 1 KiB, so quiet sessions hold little.
  */
 export const DEFAULT_CONTROL_REPLAY_BUFFER_BYTES = 256 * 1024;
 /**
