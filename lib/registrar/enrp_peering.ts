@@ -93,6 +93,8 @@ class Peer {
   pendingBytes = 0;
   /** An audit of its PEs is running. */
   auditing = false;
+  /** Its checksum differed while `link` was not open yet: audit it once `link` opens. */
+  auditDue = false;
   /** PEs its own list left out once: the next audit that leaves them out removes them. */
   suspects = new Set<string>();
   /** The registrar that took it over or is taking it over; 0 when none. */
@@ -578,6 +580,19 @@ export class EnrpPeering extends EnrpEventTarget implements AsyncDisposable {
     // First a Presence whose Server Information names the address this link leaves from.
     link.send(this.#presence(peer, false, link));
     for (const message of pending) link.send(message);
+    if (peer.auditDue && this.#synchronized && !peer.auditing && peer.active) {
+      this.#background(this.#audit(peer, link));
+    }
+  }
+
+  /**
+   * Opens this registrar's own connection to `peer` unless it is open or opening; the
+   * connection's first message is a Presence (the greeting).
+   */
+  #openLink(peer: Peer): void {
+    if (this.#stopping.signal.aborted || peer.connecting || peer.address === undefined) return;
+    if (peer.link !== undefined && !peer.link.closed) return;
+    this.#background(this.#connectPeer(peer));
   }
 
   /** A message for `peer` could not be sent: a probe fails at once, a live peer gets probed. */
@@ -753,6 +768,7 @@ export class EnrpPeering extends EnrpEventTarget implements AsyncDisposable {
     peer.deadSince = this.#now();
     peer.retryAt = peer.deadSince + this.#retryDelay();
     peer.auditing = false;
+    peer.auditDue = false;
     peer.suspects.clear();
     // What it sent before it died must not be read as a sign of life later.
     this.#dropLinks(peer);
@@ -1263,20 +1279,21 @@ export class EnrpPeering extends EnrpEventTarget implements AsyncDisposable {
   #onPresence(link: EnrpLink, peer: Peer, message: EnrpPresence): void {
     const address = addressOf(message.serverInformation);
     if (address !== undefined) this.#peer(peer.serverId, address);
-    if (message.replyRequired) {
-      // RFC 5353 §2.1: the answer carries the Server Information; it goes where the probe came.
-      link.send(this.#presence(peer, false, link));
-      // A new acquaintance gets this registrar's own channel opened at once.
-      if (peer.link === undefined && peer.address !== undefined) {
-        this.#sendTo(peer, this.#presence(peer, false));
-      }
-    }
+    // RFC 5353 §2.1: the answer carries the Server Information; it goes where the probe came.
+    if (message.replyRequired) link.send(this.#presence(peer, false, link));
+    // A peer that speaks while this registrar has no connection of its own to it (a new
+    // acquaintance, whatever its R bit, or one that is back) is greeted on a new one at once,
+    // not at the next heartbeat, which may be a whole PEER-HEARTBEAT-CYCLE away.
+    this.#openLink(peer);
     // RFC 5353 §3.6.1: another checksum than this replica's of its PEs means they differ.
     const checksum = this.#core.handlespace.checksum(peer.serverId);
     if (message.checksum === checksum) {
       peer.suspects.clear();
-    } else if (this.#synchronized && !peer.auditing && peer.link !== undefined) {
-      this.#background(this.#audit(peer, peer.link));
+      peer.auditDue = false;
+    } else if (this.#synchronized && !peer.auditing) {
+      // The audit's requests go on this registrar's own connection: once it opens, if need be.
+      if (peer.link !== undefined) this.#background(this.#audit(peer, peer.link));
+      else peer.auditDue = true;
     }
   }
 
@@ -1415,6 +1432,7 @@ export class EnrpPeering extends EnrpEventTarget implements AsyncDisposable {
    */
   async #audit(peer: Peer, link: EnrpLink): Promise<void> {
     peer.auditing = true;
+    peer.auditDue = false;
     const seen = new Set<string>();
     try {
       for (let more = true; more;) {

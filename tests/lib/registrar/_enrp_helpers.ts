@@ -21,6 +21,32 @@ export const FAST_ENRP = {
   takeoverExpiryMs: 300,
 } as const satisfies EnrpOptions;
 
+/**
+ * ENRP timers for tests that must tell an answer from a heartbeat: no heartbeat but the first
+ * (when the registrar starts) and no probe falls within a test.
+ */
+export const QUIET_ENRP = {
+  heartbeatCycleMs: 60_000,
+  maxTimeLastHeardMs: 120_000,
+} as const satisfies EnrpOptions;
+
+/**
+ * How long a test with {@linkcode QUIET_ENRP} waits for a message that needs no timer: well above
+ * what opening a connection for a greeting may take on a loaded machine (a dropped SYN is sent
+ * again after 1 s; a connect attempt gives up after 2 s and is made again once), and far below
+ * the 60 s heartbeat, so a message that arrives in time is no heartbeat.
+ */
+export const QUIET_WAIT_MS = 10_000;
+
+/**
+ * Resolves once the first heartbeat of a registrar started just before has run: its ENRP peering
+ * sets that timer with delay 0 when it starts, and a timer set later with delay 0 fires after it.
+ * A peer that arrives afterwards is a whole heartbeat cycle away from the next one.
+ */
+export function pastFirstHeartbeat(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** A registrar with ENRP on 127.0.0.1 port 0, fast timers and a seeded random source. */
 export function startPeer(
   serverId: number,

@@ -118,16 +118,18 @@ export class ScriptedPeer implements AsyncDisposable {
   }
 
   /**
-   * Resolves with the first recorded message (past or future) of `type` that `match` accepts,
-   * and consumes it; rejects after `ms`.
+   * Resolves with the first recorded message (past or future) of `type` that `match` accepts
+   * (with the connection it came on), and consumes it; rejects after `ms`.
    */
   next(
     type: number,
     ms = 2000,
-    match: (message: EnrpMessage) => boolean = () => true,
+    match: (message: EnrpMessage, connection: MessageConnection) => boolean = () => true,
   ): Promise<Received> {
     const find = () => {
-      const index = this.#inbox.findIndex((r) => r.message.type === type && match(r.message));
+      const index = this.#inbox.findIndex((r) =>
+        r.message.type === type && match(r.message, r.connection)
+      );
       return index < 0 ? undefined : this.#inbox.splice(index, 1)[0];
     };
     const found = find();
@@ -144,6 +146,24 @@ export class ScriptedPeer implements AsyncDisposable {
     return withDeadline(arrived, ms, name).finally(() => {
       if (waiter !== undefined) this.#waiters.delete(waiter);
     });
+  }
+
+  /**
+   * Sends a List Request on `connection` and waits for the List Response. A registrar answers it
+   * after handling everything this peer sent there before, and on the same byte stream after
+   * everything it sent there before: once it resolves, none of those messages is in flight.
+   */
+  async flush(connection: MessageConnection, ms = 2000): Promise<void> {
+    await this.send(connection, { type: EnrpMessageType.listRequest, receiverServerId: 0 });
+    await this.next(EnrpMessageType.listResponse, ms, (m) => m.receiverServerId === this.serverId);
+  }
+
+  /** Drops every recorded message of `type` that was not consumed; returns how many. */
+  discard(type: number): number {
+    const before = this.#inbox.length;
+    const kept = this.#inbox.filter((r) => r.message.type !== type);
+    this.#inbox.splice(0, before, ...kept);
+    return before - kept.length;
   }
 
   /** True when a message of `type` that `match` accepts has been recorded and not consumed. */

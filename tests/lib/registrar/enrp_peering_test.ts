@@ -11,6 +11,9 @@ import {
   CHANGES,
   enrpAddress,
   nextEnrpEvent,
+  pastFirstHeartbeat,
+  QUIET_ENRP,
+  QUIET_WAIT_MS,
   startPeer,
   synchronized,
   until,
@@ -123,8 +126,9 @@ Deno.test("EnrpPeering audits a peer whose Presence checksum differs: adds what 
   // X drops PE 2 without a DEL_PE: the first audit only marks it, the second removes it.
   x.handlespace.deregister(handle("Audit"), 2);
   await x.send(connection, x.presence());
-  await x.next(EnrpMessageType.handleTableRequest);
-  await x.next(EnrpMessageType.presence); // a heartbeat after the audit's answer was handled
+  const second = await x.next(EnrpMessageType.handleTableRequest);
+  // X answered there; A answers the List Request after that answer, which ends the audit.
+  await x.flush(second.connection);
   assert.equal(a.handlespace.countOwnedBy(x.serverId), 2, "left out once: kept");
   await x.send(connection, x.presence());
   await until(
@@ -136,6 +140,25 @@ Deno.test("EnrpPeering audits a peer whose Presence checksum differs: adds what 
   );
   assert.equal(a.handlespace.find(handle("Audit"), 2), undefined);
   assert.equal(a.handlespace.checksum(x.serverId), x.handlespace.checksum(x.serverId));
+});
+
+Deno.test("EnrpPeering greets a server that introduces itself with Presence on a connection of its own at once, and audits it there", async () => {
+  // Heartbeats and probes a minute apart: what X gets in time is no heartbeat.
+  await using a = startPeer(0x0c000002, QUIET_ENRP);
+  await synchronized(a);
+  await pastFirstHeartbeat();
+  await using x = new ScriptedPeer(0x0c0000fe);
+  const connection = await x.connect(a.enrp!.addr.port);
+  x.own(handle("Greeted"), poolElement(1));
+  await x.send(connection, x.presence()); // R=0: nothing asks A to answer
+  const greeting = await x.next(EnrpMessageType.presence, QUIET_WAIT_MS);
+  assert.notEqual(greeting.connection, connection, "on A's own connection");
+  assert.ok(greeting.message.type === EnrpMessageType.presence);
+  assert.equal(greeting.message.serverInformation?.transport.port, a.enrp!.addr.port);
+  // Its checksum differs from A's replica (empty): the audit goes out once that connection is open.
+  const request = await x.next(EnrpMessageType.handleTableRequest, QUIET_WAIT_MS);
+  assert.equal(request.connection, greeting.connection);
+  await until([a], CHANGES, () => a.handlespace.countOwnedBy(x.serverId) === 1, 2000, "X's PE");
 });
 
 Deno.test("Registrar.reportUnreachable() counts reports on a peer's PE and stops selecting it; only its home removes it", async () => {

@@ -43,6 +43,10 @@ Deno.test("EnrpPeering keeps its handlespace through garbage, unknown server IDs
     2000,
     "P and Q up",
   );
+  // P's first Presence named a PE A did not have yet: A audits P, and that audit's answer must
+  // be handled before counting changes. A answers the List Request after it.
+  const audit = await p.next(EnrpMessageType.handleTableRequest);
+  await p.flush(audit.connection);
   const checksum = a.handlespace.checksum();
   const homes = () => [1, 2].map((id) => a.handlespace.find(handle("Home"), id)?.homeRegistrarId);
   let changes = 0;
@@ -97,19 +101,12 @@ Deno.test("EnrpPeering keeps its handlespace through garbage, unknown server IDs
   await raw.send(Uint8Array.of(0x01, 0x00, 0x00, 0x02));
   await withDeadline(raw.finished, 2000, "A to close the connection");
 
-  // Every message so far was handled in order: a probe answered on each connection proves it.
+  // Every message so far was handled in order: a probe answered on each connection proves it
+  // (the only Presence A sends on the connections P and Q opened).
   await p.send(pConnection, p.presence(true));
-  await p.next(
-    EnrpMessageType.presence,
-    2000,
-    (m) => m.type === EnrpMessageType.presence && !m.replyRequired,
-  );
+  await p.next(EnrpMessageType.presence, 2000, (_, connection) => connection === pConnection);
   await q.send(qConnection, q.presence(true));
-  await q.next(
-    EnrpMessageType.presence,
-    2000,
-    (m) => m.type === EnrpMessageType.presence && !m.replyRequired,
-  );
+  await q.next(EnrpMessageType.presence, 2000, (_, connection) => connection === qConnection);
   assert.equal(changes, 0);
   assert.equal(a.handlespace.elementCount, 3);
   assert.equal(a.handlespace.checksum(), checksum);

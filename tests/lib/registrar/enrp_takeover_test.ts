@@ -12,6 +12,8 @@ import {
   CHANGES,
   enrpAddress,
   nextEnrpEvent,
+  QUIET_ENRP,
+  QUIET_WAIT_MS,
   startPeer,
   synchronized,
   until,
@@ -171,7 +173,9 @@ Deno.test("EnrpPeering stops a takeover when the target speaks again", async () 
   await x.send(connection, x.presence());
   await up;
   assert.equal(a.enrp!.peers().find((p) => p.serverId === x.serverId)?.state, "up");
-  // Four heartbeats (400 ms) later, well past the takeover expiry (300 ms), nothing moved.
+  // Four Presences of A's later (its greeting on a new connection, then heartbeats 100 ms apart),
+  // past the takeover expiry (300 ms), nothing moved; those X got while it hung do not count.
+  x.discard(EnrpMessageType.presence);
   for (let i = 0; i < 4; i++) {
     await x.next(EnrpMessageType.presence, 2000, (m) => m.senderServerId === a.serverId);
   }
@@ -180,18 +184,26 @@ Deno.test("EnrpPeering stops a takeover when the target speaks again", async () 
 });
 
 Deno.test("EnrpPeering answers an Init Takeover that names it with Presence to every peer", async () => {
-  await using a = startPeer(0x20000001, { heartbeatCycleMs: 5000, maxTimeLastHeardMs: 20_000 });
+  // Heartbeats and probes a minute apart: every Presence C gets within the test is an answer.
+  await using a = startPeer(0x20000001, QUIET_ENRP);
   await synchronized(a);
   await using c = new ScriptedPeer(0x20000002);
   const connection = await join(a, c, "Other", []);
-  await c.next(EnrpMessageType.presence); // the greeting on A's own connection
+  // A greets C at once on a connection of its own (the reply goes there); flushing it leaves no
+  // earlier Presence of A's on its way to be taken for the reply.
+  const greeting = await c.next(EnrpMessageType.presence, QUIET_WAIT_MS);
+  await c.flush(greeting.connection, QUIET_WAIT_MS);
+  c.discard(EnrpMessageType.presence);
   await c.send(connection, {
     type: EnrpMessageType.initTakeover,
     receiverServerId: a.serverId,
     targetServerId: a.serverId,
   });
-  const presence = await c.next(EnrpMessageType.presence, 1000);
+  const presence = await c.next(EnrpMessageType.presence, QUIET_WAIT_MS);
   assert.equal(presence.message.senderServerId, a.serverId);
+  assert.equal(presence.connection, greeting.connection);
+  // An ack would have come on C's connection before the answer to this List Request.
+  await c.flush(connection, QUIET_WAIT_MS);
   assert.equal(c.has(EnrpMessageType.initTakeoverAck), false);
 });
 
