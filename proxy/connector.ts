@@ -5,6 +5,7 @@
  * @module
  */
 import type { ByteStream } from "../lib/transport/byte_stream.ts";
+import type { Deadlines } from "./deadlines.ts";
 
 /** A TCP connection of the proxy, to a client or a pool element: `Deno.TcpConn`'s shape. */
 export interface PeConnection extends ByteStream {
@@ -34,7 +35,7 @@ export function tcpConnector(
 }
 
 /**
- * Connects with `connector`, giving up after `timeoutMs`.
+ * Connects with `connector`, giving up after `timeoutMs` (on `deadlines`' timer).
  *
  * @throws {ConnectTimeoutError} when the time is up; otherwise what the connector throws.
  */
@@ -43,15 +44,16 @@ export async function connectWithin(
   hostname: string,
   port: number,
   timeoutMs: number,
+  deadlines: Deadlines,
 ): Promise<PeConnection> {
   const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new ConnectTimeoutError(hostname, port, timeoutMs)),
+  const deadline = deadlines.after(
     timeoutMs,
+    () => controller.abort(new ConnectTimeoutError(hostname, port, timeoutMs)),
   );
   try {
     return await connector({ hostname, port, signal: controller.signal });
   } finally {
-    clearTimeout(timer);
+    deadline.cancel();
   }
 }

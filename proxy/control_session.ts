@@ -39,6 +39,7 @@ import {
 import { AsapMessageType } from "../lib/wire/codes.ts";
 import type { AsapBusinessCard } from "../lib/wire/asap_messages.ts";
 import { type Connector, connectWithin, type PeConnection } from "./connector.ts";
+import type { Deadlines } from "./deadlines.ts";
 import {
   type ConnectGate,
   type ConnectTurn,
@@ -72,6 +73,8 @@ export interface ControlSessionHost {
   readonly memberSource: PoolMemberSource;
   readonly connect: Connector;
   readonly logger: Logger;
+  /** The timer of the proxy's connect timeouts and idle watches. */
+  readonly deadlines: Deadlines;
   /**
    * Bounds the connects in flight to each pool element, across the proxy's sessions.
    * @default {none: every connect goes at once}
@@ -680,6 +683,7 @@ export class ControlSession {
           member.hostname,
           member.port,
           settings.connectTimeoutMs,
+          this.#host.deadlines,
         );
       } catch (error) {
         turn?.(false);
@@ -771,11 +775,11 @@ export class ControlSession {
 
   /** Writes all of `bytes`, closing `conn` (so that the write rejects) after `timeoutMs`. */
   async #writeWithin(conn: PeConnection, bytes: Uint8Array, timeoutMs: number): Promise<void> {
-    const timer = setTimeout(() => closeQuietly(conn), timeoutMs);
+    const deadline = this.#host.deadlines.after(timeoutMs, () => closeQuietly(conn));
     try {
       await writeAll(conn, bytes);
     } finally {
-      clearTimeout(timer);
+      deadline.cancel();
     }
   }
 

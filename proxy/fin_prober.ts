@@ -8,6 +8,7 @@
  */
 import { isPeerGone } from "../lib/transport/is_peer_gone.ts";
 import { type Connector, connectWithin, type PeConnection } from "./connector.ts";
+import type { Deadlines } from "./deadlines.ts";
 import type { PoolMemberAddress } from "./member_source.ts";
 import type { ResolvedPoolSettings } from "./settings.ts";
 
@@ -24,11 +25,13 @@ interface ProbeState {
 /** Confirms pool element FINs with connect probes, coalesced per pool element address. */
 export class FinProber {
   readonly #connect: Connector;
+  readonly #deadlines: Deadlines;
   readonly #states = new Map<string, ProbeState>();
 
-  /** Probes with `connect`. */
-  constructor(connect: Connector) {
+  /** Probes with `connect`, timing the connects out on `deadlines`' timer. */
+  constructor(connect: Connector, deadlines: Deadlines) {
     this.#connect = connect;
+    this.#deadlines = deadlines;
   }
 
   /**
@@ -75,6 +78,7 @@ export class FinProber {
         member.hostname,
         member.port,
         settings.connectTimeoutMs,
+        this.#deadlines,
       );
     } catch {
       return true;

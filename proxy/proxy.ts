@@ -31,6 +31,7 @@ import type {
   PoolMemberSource,
 } from "./member_source.ts";
 import { ConnectGate } from "./control_session_gate.ts";
+import { Deadlines } from "./deadlines.ts";
 import { FinProber } from "./fin_prober.ts";
 import { ProxyEventTarget, type SessionEndDetail } from "./proxy_events.ts";
 import { DEFAULT_MAX_PROXY_HEADER_LENGTH, PROXY_V1_MAX_LENGTH } from "./proxy_protocol.ts";
@@ -217,6 +218,7 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
   readonly #byMember = new Map<string, Map<number, Set<Session>>>();
   readonly #buffers: Uint8Array[] = [];
   readonly #host: SessionHost;
+  readonly #deadlines = new Deadlines();
   readonly #unsubscribe: () => void;
   readonly #finished = Promise.withResolvers<void>();
   readonly #signal: AbortSignal | undefined;
@@ -256,7 +258,8 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
       memberSource: this.#source,
       connect,
       logger: this.#logger,
-      finProber: new FinProber(connect),
+      deadlines: this.#deadlines,
+      finProber: new FinProber(connect, this.#deadlines),
       connectGate: new ConnectGate(),
       moved: (session, from, to) => this.#moved(session, from, to),
       started: (detail) => this.emit("session-start", detail),
@@ -409,6 +412,7 @@ export class SessionProxy extends ProxyEventTarget implements AsyncDisposable {
     }
     for (const session of this.#sessions.values()) session.close("shutdown");
     await Promise.all([this.#drained.promise, ...this.#fronts]);
+    this.#deadlines.close();
     this.#unsubscribe();
     this.#finished.resolve();
   }

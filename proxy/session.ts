@@ -20,6 +20,7 @@ import type { Logger } from "@logtape/logtape";
 import { formatAddress } from "../lib/transport/format_address.ts";
 import { type Connector, connectWithin, type PeConnection } from "./connector.ts";
 import { ControlSession } from "./control_session.ts";
+import type { Deadlines } from "./deadlines.ts";
 import type { ConnectGate } from "./control_session_gate.ts";
 import { FinProber } from "./fin_prober.ts";
 import type { PoolMemberAddress, PoolMemberSource } from "./member_source.ts";
@@ -73,6 +74,8 @@ export interface SessionHost {
   readonly memberSource: PoolMemberSource;
   readonly connect: Connector;
   readonly logger: Logger;
+  /** The timer of the proxy's connect timeouts and idle watches. */
+  readonly deadlines: Deadlines;
   /**
    * Confirms pool element FINs, one probe at a time per pool element.
    * @default {a prober per FIN, sharing no probe}
@@ -359,7 +362,7 @@ export class Session {
     if (finProbe === "off" || (answered && (this.#clientEof || finProbe === "if-unanswered"))) {
       return false;
     }
-    const prober = this.#host.finProber ?? new FinProber(this.#host.connect);
+    const prober = this.#host.finProber ?? new FinProber(this.#host.connect, this.#host.deadlines);
     // A client that half-closes with every byte answered while the probe runs has all it asked
     // for: the verdict no longer matters, so its FIN need not wait for the probe.
     this.#finMoot = Promise.withResolvers();
@@ -459,6 +462,7 @@ export class Session {
           member.hostname,
           member.port,
           settings.connectTimeoutMs,
+          this.#host.deadlines,
         );
       } catch (error) {
         cause = error instanceof Deno.errors.ConnectionRefused
@@ -516,6 +520,7 @@ export class Session {
       memberSource: host.memberSource,
       connect: host.connect,
       logger: host.logger,
+      deadlines: host.deadlines,
       connectGate: host.connectGate,
       moved: (from, to) => host.moved(this, from, to),
       started: (detail) => host.started(detail),

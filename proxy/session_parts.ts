@@ -9,6 +9,7 @@
 import type { Logger } from "@logtape/logtape";
 import { isPeerGone } from "../lib/transport/mod.ts";
 import type { PoolMemberAddress, PoolMemberSource } from "./member_source.ts";
+import type { Deadline, Deadlines } from "./deadlines.ts";
 import type { FailoverCause } from "./proxy_events.ts";
 
 /** Idle checks per idle timeout: a session is closed between 1 and 1.25 idle timeouts of silence. */
@@ -19,12 +20,12 @@ const IDLE_TICKS = 4;
  * same for `idleMs`, checking every quarter of it; 0 watches nothing.
  */
 export class IdleWatch {
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #deadline: Deadline | undefined;
   #seen: number;
   #quietTicks = 0;
 
-  /** Starts watching. */
-  constructor(idleMs: number, activity: () => number, onIdle: () => void) {
+  /** Starts watching, on `deadlines`' timer. */
+  constructor(idleMs: number, activity: () => number, onIdle: () => void, deadlines: Deadlines) {
     this.#seen = activity();
     if (idleMs === 0) return;
     const tick = Math.max(1, Math.ceil(idleMs / IDLE_TICKS));
@@ -34,19 +35,19 @@ export class IdleWatch {
         this.#seen = seen;
         this.#quietTicks = 0;
       } else if (++this.#quietTicks >= IDLE_TICKS) {
-        this.#timer = undefined;
+        this.#deadline = undefined;
         onIdle();
         return;
       }
-      this.#timer = setTimeout(check, tick);
+      this.#deadline = deadlines.after(tick, check);
     };
-    this.#timer = setTimeout(check, tick);
+    this.#deadline = deadlines.after(tick, check);
   }
 
   /** Stops watching; idempotent. */
   stop(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#deadline?.cancel();
+    this.#deadline = undefined;
   }
 }
 
@@ -114,15 +115,21 @@ export class SessionReporter {
   readonly #pool: string;
   readonly #sessionId: number;
   readonly #clientName: () => string;
+  readonly #deadlines: Deadlines;
 
   /** `clientName` is read at each record: a PROXY header may change it after the start. */
   constructor(
     session: { readonly id: number; readonly pool: string },
-    host: { readonly logger: Logger; readonly memberSource: PoolMemberSource },
+    host: {
+      readonly logger: Logger;
+      readonly memberSource: PoolMemberSource;
+      readonly deadlines: Deadlines;
+    },
     clientName: () => string,
   ) {
     this.#logger = host.logger;
     this.#memberSource = host.memberSource;
+    this.#deadlines = host.deadlines;
     this.#pool = session.pool;
     this.#sessionId = session.id;
     this.#clientName = clientName;
@@ -194,6 +201,6 @@ export class SessionReporter {
         idleMs,
       });
       close();
-    });
+    }, this.#deadlines);
   }
 }

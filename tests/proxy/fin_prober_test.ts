@@ -1,6 +1,7 @@
 /** FinProber: refused / alive verdicts and one probe at a time per pool element. */
 import assert from "node:assert/strict";
 import type { Connector } from "../../proxy/connector.ts";
+import { Deadlines } from "../../proxy/deadlines.ts";
 import { FinProber } from "../../proxy/fin_prober.ts";
 import { withDeadline } from "../_support/deadline.ts";
 import { refusedPort, startTestServer, testMember } from "../_support/proxy_harness.ts";
@@ -11,7 +12,7 @@ Deno.test("FinProber.isDead() is true when the probe is refused and false when s
   await using server = startTestServer(async (conn) => {
     await conn.read(new Uint8Array(1));
   });
-  const prober = new FinProber(Deno.connect);
+  const prober = new FinProber(Deno.connect, new Deadlines());
   assert.equal(await prober.isDead(testMember(1, refusedPort()), SETTINGS), true);
   assert.equal(await prober.isDead(testMember(2, server.port), SETTINGS), false);
 });
@@ -21,7 +22,7 @@ Deno.test("FinProber.isDead() is true when the connect times out", async () => {
     new Promise((_, reject) =>
       options.signal.addEventListener("abort", () => reject(options.signal.reason), { once: true })
     );
-  const prober = new FinProber(silent);
+  const prober = new FinProber(silent, new Deadlines());
   assert.equal(await prober.isDead(testMember(1, 9), { ...SETTINGS, connectTimeoutMs: 20 }), true);
 });
 
@@ -42,7 +43,7 @@ Deno.test("FinProber.isDead() answers the FINs that arrive during a probe with o
     await withDeadline(asked.promise, 5_000, "a probe connect");
     asked = Promise.withResolvers<void>();
   };
-  const prober = new FinProber(gated);
+  const prober = new FinProber(gated, new Deadlines());
   const member = testMember(1, server.port);
   const first = prober.isDead(member, SETTINGS);
   await nextConnect();
