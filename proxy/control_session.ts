@@ -60,6 +60,7 @@ import type { SessionInfo } from "./session.ts";
 import {
   closeQuietly,
   type IdleWatch,
+  leftWhileConnecting,
   replaceOnce,
   SessionReporter,
   writeAll,
@@ -724,6 +725,13 @@ export class ControlSession {
         closeQuietly(conn);
         turn?.(true);
         break;
+      }
+      if (leftWhileConnecting(this.#host.memberSource, this.pool, member)) {
+        closeQuietly(conn);
+        // Gone from the pool: connects queued for it are given up too.
+        turn?.(false);
+        cause = "removed";
+        continue;
       }
       const previous = this.#channel;
       this.#channel = channel;

@@ -25,7 +25,8 @@ export interface PoolMemberSource {
   /**
    * The PE `peId` of the pool when it is registered and takes new sessions, else undefined:
    * how the proxy honours the failover targets a Business Card names (RFC 5352 §2.2.13) without
-   * trusting the addresses in it. Without this method Business Cards are ignored.
+   * trusting the addresses in it, and finds that a PE left while a session was connecting to it.
+   * Without this method Business Cards are ignored and that check is not made.
    */
   find?(poolHandle: string, peId: number): PoolMemberAddress | undefined;
   /** Reports a PE the proxy could not use (ASAP Endpoint Unreachable semantics, RFC 5352 §3.5). */

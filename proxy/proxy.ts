@@ -168,6 +168,10 @@ class PreselectedMemberSource implements PoolMemberSource {
     return this.#source.select(poolHandle, exclude);
   }
 
+  find(poolHandle: string, peId: number): PoolMemberAddress | undefined {
+    return this.#source.find?.(poolHandle, peId);
+  }
+
   reportUnreachable(poolHandle: string, peId: number): void {
     this.#source.reportUnreachable(poolHandle, peId);
   }

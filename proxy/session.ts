@@ -42,6 +42,7 @@ import type { ResolvedPoolSettings } from "./settings.ts";
 import {
   closeQuietly,
   type IdleWatch,
+  leftWhileConnecting,
   replaceOnce,
   SessionReporter,
   writeAll,
@@ -488,6 +489,11 @@ export class Session {
       if (this.#reason !== undefined) {
         closeQuietly(conn);
         break;
+      }
+      if (leftWhileConnecting(source, this.pool, member)) {
+        closeQuietly(conn);
+        cause = "removed";
+        continue;
       }
       const leg: Leg = { member, conn, replaced: undefined };
       const previous = this.#leg;

@@ -51,6 +51,18 @@ export class IdleWatch {
   }
 }
 
+/**
+ * True when `member` left its pool (or stopped taking sessions) while a session was connecting
+ * to it: the removal event went only to the sessions already on it, so this one must move on.
+ */
+export function leftWhileConnecting(
+  source: PoolMemberSource,
+  pool: string,
+  member: PoolMemberAddress,
+): boolean {
+  return source.find !== undefined && source.find(pool, member.peId) === undefined;
+}
+
 /** Writes all of `bytes`. */
 export async function writeAll(
   conn: { write(data: Uint8Array): Promise<number> },

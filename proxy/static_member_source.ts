@@ -108,6 +108,11 @@ export class StaticMemberSource implements PoolMemberSource {
     return pool.members[fallback];
   }
 
+  /** The member `peId` of the pool, or undefined once it has been removed. */
+  find(poolHandle: string, peId: number): PoolMemberAddress | undefined {
+    return this.#pools.get(poolHandle)?.members.find((m) => m.peId === peId);
+  }
+
   /** Quarantines the member for `quarantineMs`; it stays in the pool. */
   reportUnreachable(poolHandle: string, peId: number): void {
     if (this.#quarantineMs === 0) return;

@@ -201,6 +201,8 @@ Deno.test("startProxy() survives 1,000 concurrent sessions while PEs are killed,
   const source = new StaticMemberSource({}, { quarantineMs: 200 });
   const pes = new Map<number, EchoProcess>();
   const retired: EchoProcess[] = [];
+  /** What the chaos did to each PE it picked, for a failure's message. */
+  const fates = new Map<number, string>();
   let nextPeId = 1;
   async function addPe(): Promise<void> {
     const process = await startEchoProcess();
@@ -241,7 +243,16 @@ Deno.test("startProxy() survives 1,000 concurrent sessions while PEs are killed,
     } catch {
       closedEarly = true;
     }
-    await withDeadline(reads.done.catch(() => {}), DEADLINE_MS, `the end of client ${index}`);
+    try {
+      await withDeadline(reads.done.catch(() => {}), DEADLINE_MS, `the end of client ${index}`);
+    } catch (error) {
+      const session = proxy.sessions().find((info) => info.client === name);
+      const pe = session?.peId === undefined ? undefined : fates.get(session.peId) ?? "alive";
+      throw new Error(
+        `${error}; its session: ${JSON.stringify(session)}, its PE: ${pe}, sent ${sent}, ` +
+          `echoed ${reads.bytes().length}`,
+      );
+    }
     conn.close();
     return { name, sent, echoed: reads.bytes(), closedEarly };
   }
@@ -258,6 +269,7 @@ Deno.test("startProxy() survives 1,000 concurrent sessions while PEs are killed,
     if (process === undefined) continue;
     pes.delete(victim);
     retired.push(process);
+    fates.set(victim, kills % 3 === 2 ? "SIGSTOPped" : "SIGKILLed");
     if (kills % 3 === 2) {
       process.kill("SIGSTOP");
       source.remove(TEST_POOL, victim, "keep-alive timeout");

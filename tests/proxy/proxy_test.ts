@@ -246,6 +246,36 @@ Deno.test("startProxy() moves the sessions of a PE the member source removes (mi
   assert.deepEqual(source.reports, [], "a removal is not a failure the proxy saw");
 });
 
+Deno.test("startProxy() moves on when the PE leaves the pool while the session connects to it", async () => {
+  await using pe1 = startTestServer(echoHandler);
+  await using pe2 = startTestServer(echoHandler);
+  const source = new RecordingSource({
+    [TEST_POOL]: [testMember(1, pe1.port), testMember(2, pe2.port)],
+  });
+  // The connect to PE 1 completes only after PE 1 has been removed: the removal event finds no
+  // session on PE 1 yet, as when a hung PE's kernel completes the handshake after its removal.
+  const connecting = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  const connector: Connector = async (options) => {
+    if (options.port !== pe1.port) return await Deno.connect(options);
+    connecting.resolve();
+    await release.promise;
+    return await Deno.connect(options);
+  };
+  await using proxy = startTestProxy(source, { connect: connector });
+  const failover = waitForProxyEvent(proxy, "failover", DEADLINE_MS);
+  using client = await connectTo(proxy);
+  await withDeadline(connecting.promise, DEADLINE_MS, "the connect to PE 1");
+  assert.ok(source.remove(TEST_POOL, 1, "keep-alive timeout"));
+  release.resolve();
+  const moved = await failover;
+  assert.deepEqual([moved.fromPeId, moved.toPeId, moved.cause], [1, 2, "removed"]);
+  await writeAll(client, new TextEncoder().encode("ping"));
+  assert.equal(new TextDecoder().decode(await readExactly(client, 4, DEADLINE_MS)), "ping");
+  assert.deepEqual(proxy.sessions().map((s) => s.peId), [2]);
+  assert.deepEqual(source.reports, [], "a removal is not a failure the proxy saw");
+});
+
 Deno.test("startProxy() closes the client of a removed PE under sever", async () => {
   await using pe1 = startTestServer(echoHandler);
   await using pe2 = startTestServer(echoHandler);
