@@ -23,6 +23,7 @@ import {
 import { tempDataDir } from "../_support/config_store_fixtures.ts";
 import { capturePoolgateLogs } from "../_support/log_capture.ts";
 import { nextEvent } from "../_support/deadline.ts";
+import { closedWithin } from "../_support/own_sockets.ts";
 import {
   echoHandler,
   readExactly,
@@ -353,8 +354,9 @@ Deno.test("PoolgateAdminBackend.addListener() binds and stores; a taken id or ad
   assert.deepEqual(store.listListeners().map((l) => l.id), ["front"]);
 
   await backend.removeListener("front");
+  await closedWithin(port, 5_000);
   assert.deepEqual(store.listListeners(), []);
-  await assert.rejects(() => Deno.connect({ hostname: "127.0.0.1", port }));
+  assert.deepEqual(poolgate.proxy.listeners(), []);
   assert.ok(await rejection(backend.removeListener("front")) instanceof AdminNotFoundError);
 });
 
