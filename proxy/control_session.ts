@@ -62,6 +62,7 @@ import {
   type IdleWatch,
   leftWhileConnecting,
   replaceOnce,
+  SessionLedger,
   SessionReporter,
   writeAll,
 } from "./session_parts.ts";
@@ -103,14 +104,8 @@ export interface ControlSessionInit {
   readonly first: Uint8Array | undefined;
   /** The DATA PLUS CONTROL pool element selected first. */
   readonly member: PoolMemberAddress;
-  /** Pool elements not to select again; the caller's set, shared. */
-  readonly exclude: Set<number>;
-  /** Pool element changes so far (connect retries before this session took over). */
-  readonly failovers: number;
-  /** Pool elements connected so far, in order; the caller's array, shared. */
-  readonly pes: number[];
-  /** `performance.now()` when the client was accepted. */
-  readonly startedAt: number;
+  /** What the session has done before this one took over (connect retries); kept up here. */
+  readonly ledger: SessionLedger;
 }
 
 /** One DATA PLUS CONTROL channel to one pool element. */
@@ -150,9 +145,7 @@ export class ControlSession {
   readonly #downBuffer: Uint8Array;
   readonly #first: Uint8Array | undefined;
   readonly #firstMember: PoolMemberAddress;
-  readonly #exclude: Set<number>;
-  readonly #pes: number[];
-  readonly #startedAt: number;
+  readonly #ledger: SessionLedger;
   readonly #replay: ReplayBuffer;
   #channel: Channel | undefined;
   /** The last cookie (a copy); its consumed count is the replay buffer's base. */
@@ -162,7 +155,6 @@ export class ControlSession {
   #preferred: number[] = [];
   #bytesIn = 0;
   #bytesOut = 0;
-  #failovers: number;
   #clientEof = false;
   #downDone = false;
   #reason: SessionEndReason | undefined;
@@ -189,10 +181,7 @@ export class ControlSession {
     this.#downBuffer = init.downBuffer;
     this.#first = init.first;
     this.#firstMember = init.member;
-    this.#exclude = init.exclude;
-    this.#failovers = init.failovers;
-    this.#pes = init.pes;
-    this.#startedAt = init.startedAt;
+    this.#ledger = init.ledger;
     this.#replay = new ReplayBuffer(init.settings.controlReplayBufferBytes);
   }
 
@@ -206,8 +195,8 @@ export class ControlSession {
       peId: channel?.replaced === undefined ? channel?.member.peId : undefined,
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
-      failovers: this.#failovers,
-      ageMs: Math.round(performance.now() - this.#startedAt),
+      failovers: this.#ledger.failovers,
+      ageMs: this.#ledger.ageMs(),
     };
   }
 
@@ -259,17 +248,12 @@ export class ControlSession {
     }
     this.close("error");
     if (this.#channel !== undefined) this.#host.moved(this.#channel.member.peId, undefined);
-    return {
-      sessionId: this.id,
-      client: this.#clientName,
-      pool: this.pool,
-      pes: this.#pes,
-      bytesIn: this.#bytesIn,
-      bytesOut: this.#bytesOut,
-      failovers: this.#failovers,
-      durationMs: Math.round(performance.now() - this.#startedAt),
-      reason: this.#reason ?? "error",
-    };
+    return this.#ledger.endDetail(
+      this.#clientName,
+      this.#bytesIn,
+      this.#bytesOut,
+      this.#reason ?? "error",
+    );
   }
 
   /** Client → pool element: read, keep for replay, frame, write; then the end frame. */
@@ -608,7 +592,7 @@ export class ControlSession {
     closeQuietly(channel.conn);
     // Failed before its hello, or left the pool: connects queued for it are given up too.
     channel.turn?.(cause === "admin");
-    this.#exclude.add(peId);
+    this.#ledger.exclude.add(peId);
     this.#report.reportLeft(peId, cause);
     if (this.#reason !== undefined) return undefined;
     this.#report.lost(peId, cause);
@@ -628,15 +612,15 @@ export class ControlSession {
   #select(): PoolMemberAddress | undefined {
     const source = this.#host.memberSource;
     for (let peId = this.#preferred.shift(); peId !== undefined; peId = this.#preferred.shift()) {
-      if (this.#exclude.has(peId)) continue;
+      if (this.#ledger.exclude.has(peId)) continue;
       const member = source.find?.(this.pool, peId);
       if (member?.transportUse === 1) return member;
     }
     while (true) {
-      const member = source.select(this.pool, this.#exclude);
+      const member = source.select(this.pool, this.#ledger.exclude);
       if (member === undefined || member.transportUse === 1) return member;
       // A DATA ONLY pool element cannot take a Cookie Echo: the session's state would be lost.
-      this.#exclude.add(member.peId);
+      this.#ledger.exclude.add(member.peId);
     }
   }
 
@@ -653,7 +637,7 @@ export class ControlSession {
     const settings = this.#settings;
     const lost = from;
     while (this.#reason === undefined) {
-      if (from !== undefined && this.#failovers >= settings.maxFailovers) {
+      if (from !== undefined && this.#ledger.failovers >= settings.maxFailovers) {
         this.close("max-failovers");
         break;
       }
@@ -664,17 +648,10 @@ export class ControlSession {
         break;
       }
       if (from !== undefined && cause !== undefined) {
-        this.#failovers += 1;
-        this.#host.failedOver({
-          sessionId: this.id,
-          pool: this.pool,
-          fromPeId: from,
-          toPeId: member.peId,
-          cause,
-        });
+        this.#host.failedOver(this.#ledger.failedOver(from, member.peId, cause));
       }
       from = member.peId;
-      this.#exclude.add(member.peId);
+      this.#ledger.exclude.add(member.peId);
       let conn: PeConnection;
       let turn: ConnectTurn | undefined;
       try {
@@ -735,7 +712,7 @@ export class ControlSession {
       }
       const previous = this.#channel;
       this.#channel = channel;
-      this.#pes.push(member.peId);
+      this.#ledger.pes.push(member.peId);
       this.#host.moved(previous?.member.peId, member.peId);
       if (lost !== undefined) {
         this.#host.logger.info(

@@ -44,6 +44,7 @@ import {
   type IdleWatch,
   leftWhileConnecting,
   replaceOnce,
+  SessionLedger,
   SessionReporter,
   writeAll,
 } from "./session_parts.ts";
@@ -128,9 +129,7 @@ export class Session {
   readonly #fullUpBuffer: Uint8Array;
   readonly #downBuffer: Uint8Array;
   readonly #proxyHeader: SessionInit["proxyHeader"];
-  readonly #startedAt = performance.now();
-  readonly #exclude = new Set<number>();
-  readonly #pes: number[] = [];
+  readonly #ledger: SessionLedger;
   #clientName: string;
   #clientEndpoint: ProxyEndpoint | undefined;
   #listenerEndpoint: ProxyEndpoint | undefined;
@@ -139,7 +138,6 @@ export class Session {
   #bytesIn = 0;
   #bytesOut = 0;
   #answeredAt = 0;
-  #failovers = 0;
   #clientEof = false;
   /** Settles a pending FIN verdict once the client's EOF or the session's end makes it moot. */
   #finMoot: PromiseWithResolvers<false> | undefined;
@@ -156,6 +154,7 @@ export class Session {
   constructor(init: SessionInit, host: SessionHost) {
     this.id = init.id;
     this.pool = init.pool;
+    this.#ledger = new SessionLedger(init.id, init.pool);
     this.#settings = init.settings;
     this.#host = host;
     this.#client = init.client;
@@ -186,8 +185,8 @@ export class Session {
       peId: this.#leg?.replaced === undefined ? this.#leg?.member.peId : undefined,
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
-      failovers: this.#failovers,
-      ageMs: Math.round(performance.now() - this.#startedAt),
+      failovers: this.#ledger.failovers,
+      ageMs: this.#ledger.ageMs(),
     };
   }
 
@@ -244,17 +243,12 @@ export class Session {
     }
     this.close("error");
     if (this.#leg !== undefined) this.#host.moved(this, this.#leg.member.peId, undefined);
-    return {
-      sessionId: this.id,
-      client: this.#clientName,
-      pool: this.pool,
-      pes: this.#pes,
-      bytesIn: this.#bytesIn,
-      bytesOut: this.#bytesOut,
-      failovers: this.#failovers,
-      durationMs: Math.round(performance.now() - this.#startedAt),
-      reason: this.#reason ?? "error",
-    };
+    return this.#ledger.endDetail(
+      this.#clientName,
+      this.#bytesIn,
+      this.#bytesOut,
+      this.#reason ?? "error",
+    );
   }
 
   /** Client → pool element. `first` holds client bytes read with the PROXY header. */
@@ -395,7 +389,7 @@ export class Session {
   async #failover(leg: Leg, cause: FailoverCause): Promise<Leg | undefined> {
     const peId = leg.member.peId;
     closeQuietly(leg.conn);
-    this.#exclude.add(peId);
+    this.#ledger.exclude.add(peId);
     this.#report.reportLeft(peId, cause);
     if (this.#reason !== undefined) return undefined;
     this.#report.lost(peId, cause);
@@ -422,27 +416,20 @@ export class Session {
     const settings = this.#settings;
     const source = this.#host.memberSource;
     while (this.#reason === undefined) {
-      if (from !== undefined && this.#failovers >= settings.maxFailovers) {
+      if (from !== undefined && this.#ledger.failovers >= settings.maxFailovers) {
         this.close("max-failovers");
         break;
       }
-      const member = source.select(this.pool, this.#exclude);
+      const member = source.select(this.pool, this.#ledger.exclude);
       if (member === undefined) {
         this.close("no-pe");
         break;
       }
       if (from !== undefined && cause !== undefined) {
-        this.#failovers += 1;
-        this.#host.failedOver({
-          sessionId: this.id,
-          pool: this.pool,
-          fromPeId: from,
-          toPeId: member.peId,
-          cause,
-        });
+        this.#host.failedOver(this.#ledger.failedOver(from, member.peId, cause));
       }
       from = member.peId;
-      this.#exclude.add(member.peId);
+      this.#ledger.exclude.add(member.peId);
       if (member.transportUse !== 0) {
         if (this.#leg === undefined) {
           this.#controlMember = member;
@@ -498,7 +485,7 @@ export class Session {
       const leg: Leg = { member, conn, replaced: undefined };
       const previous = this.#leg;
       this.#leg = leg;
-      this.#pes.push(member.peId);
+      this.#ledger.pes.push(member.peId);
       this.#host.moved(this, previous?.member.peId, member.peId);
       return leg;
     }
@@ -518,10 +505,7 @@ export class Session {
       downBuffer: this.#downBuffer,
       first,
       member,
-      exclude: this.#exclude,
-      failovers: this.#failovers,
-      pes: this.#pes,
-      startedAt: this.#startedAt,
+      ledger: this.#ledger,
     }, {
       memberSource: host.memberSource,
       connect: host.connect,

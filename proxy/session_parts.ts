@@ -10,7 +10,12 @@ import type { Logger } from "@logtape/logtape";
 import { isPeerGone } from "../lib/transport/mod.ts";
 import type { PoolMemberAddress, PoolMemberSource } from "./member_source.ts";
 import type { Deadline, Deadlines } from "./deadlines.ts";
-import type { FailoverCause } from "./proxy_events.ts";
+import type {
+  FailoverCause,
+  FailoverDetail,
+  SessionEndDetail,
+  SessionEndReason,
+} from "./proxy_events.ts";
 
 /** Idle checks per idle timeout: a session is closed between 1 and 1.25 idle timeouts of silence. */
 const IDLE_TICKS = 4;
@@ -106,6 +111,55 @@ export function replaceOnce<T extends Replaceable<T>>(
     resolve(undefined);
   });
   return promise;
+}
+
+/**
+ * What a session has done so far, whichever kind runs it: a DATA ONLY session whose first pool
+ * element speaks DATA PLUS CONTROL hands its ledger to the control session that continues it.
+ */
+export class SessionLedger {
+  /** `performance.now()` when the client was accepted. */
+  readonly startedAt: number = performance.now();
+  /** Pool elements connected so far, in order. */
+  readonly pes: number[] = [];
+  /** Pool elements not to select again: left, failed or tried. */
+  readonly exclude: Set<number> = new Set();
+  /** Pool element changes so far, connect retries included. */
+  failovers = 0;
+
+  /** Opens the ledger of session `id` of `pool`. */
+  constructor(readonly id: number, readonly pool: string) {}
+
+  /** Milliseconds since the client was accepted. */
+  ageMs(): number {
+    return Math.round(performance.now() - this.startedAt);
+  }
+
+  /** Counts one pool element change; returns the "failover" event's detail. */
+  failedOver(fromPeId: number, toPeId: number, cause: FailoverCause): FailoverDetail {
+    this.failovers += 1;
+    return { sessionId: this.id, pool: this.pool, fromPeId, toPeId, cause };
+  }
+
+  /** The "session-end" event's detail, which the access log writes. */
+  endDetail(
+    client: string,
+    bytesIn: number,
+    bytesOut: number,
+    reason: SessionEndReason,
+  ): SessionEndDetail {
+    return {
+      sessionId: this.id,
+      client,
+      pool: this.pool,
+      pes: this.pes,
+      bytesIn,
+      bytesOut,
+      failovers: this.failovers,
+      durationMs: this.ageMs(),
+      reason,
+    };
+  }
 }
 
 /** Causes that are failures the proxy saw itself, reported as Endpoint Unreachable. */
